@@ -1,0 +1,23 @@
+/* q8 — INT8 quantization engine. The one header to include.
+ *
+ *   #include <q8/q8.h>
+ *   q8_tensor *x, *y;  int64_t shape[2] = {4, 16};
+ *   q8_tensor_wrap(Q8_DTYPE_F32, shape, 2, floats, sizeof floats, &x);   // borrow your data
+ *   q8_observer_options o; q8_observer_options_init(&o);                  // min-max, u8
+ *   q8_observer *obs; q8_observer_create(&o, &obs);
+ *   q8_observer_update(obs, x);                                           // calibrate
+ *   q8_tensor_create(Q8_DTYPE_U8, shape, 2, &y);
+ *   q8_observer_apply(obs, y);                                            // scale, zero point
+ *   if (q8_quantize(x, y) != Q8_OK) puts(q8_last_error());               // f32 -> u8
+ *   q8_observer_destroy(obs); q8_tensor_destroy(y); q8_tensor_destroy(x);
+ *
+ * Headers, simple to advanced: common.h (status, dtypes, versions, run-time settings),
+ * tensor.h, quant.h, observer.h.
+ */
+#ifndef Q8_Q8_H
+#define Q8_Q8_H
+#include "q8/common.h"
+#include "q8/tensor.h"
+#include "q8/quant.h"
+#include "q8/observer.h"
+#endif

@@ -1,0 +1,96 @@
+// AVX-512 (F/BW/DQ/VL) kernels: 16 floats per step, masked tails, so no scalar remainder.
+// IEEE division and an explicit round-to-nearest-even keep them bit-identical to reference.hpp.
+#include <immintrin.h>
+
+#include "quant/kernels/kernels.hpp"
+
+namespace q8::quant {
+namespace {
+
+constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+inline __mmask16 tail_mask(std::size_t left) {
+  return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+}
+
+// round_half_even(x / scale) + zp, clamped; NaN lanes become zp.
+inline __m512i quantize16(__m512 x, __m512 scale, __m512 zp, __m512 qmin, __m512 qmax) {
+  __m512 r = _mm512_roundscale_ps(_mm512_div_ps(x, scale), kRound);
+  r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), qmin), qmax);
+  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), zp);
+  return _mm512_cvtps_epi32(r);
+}
+
+template <bool kSigned>
+inline void store_bytes(void *dst, __mmask16 m, __m512i v) {
+  if (kSigned)
+    _mm512_mask_cvtsepi32_storeu_epi8(dst, m, v);
+  else
+    _mm512_mask_cvtusepi32_storeu_epi8(dst, m, v);
+}
+
+template <bool kSigned>
+inline __m512i load_bytes(const void *src, __mmask16 m) {
+  const __m128i b = _mm_maskz_loadu_epi8(m, src);
+  return kSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+}
+
+template <class Q, bool kSigned>
+void quantize(const float *x, Q *y, std::size_t n, float scale, int32_t zp) {
+  const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps(float(zp));
+  const __m512 lo = _mm512_set1_ps(kSigned ? -128.f : 0.f), hi = _mm512_set1_ps(kSigned ? 127.f : 255.f);
+  std::size_t i = 0;
+  for (; i + 64 <= n; i += 64) {  // four independent chains hide the divider's latency
+    for (int u = 0; u < 4; ++u) {
+      const __m512i q = quantize16(_mm512_loadu_ps(x + i + 16 * u), vs, vz, lo, hi);
+      store_bytes<kSigned>(y + i + 16 * u, 0xFFFF, q);
+    }
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    store_bytes<kSigned>(y + i, m, quantize16(_mm512_maskz_loadu_ps(m, x + i), vs, vz, lo, hi));
+  }
+}
+
+template <class Q, bool kSigned>
+void quantize_vec(const float *x, Q *y, std::size_t n, const float *scales, const int32_t *zps) {
+  const __m512 lo = _mm512_set1_ps(kSigned ? -128.f : 0.f), hi = _mm512_set1_ps(kSigned ? 127.f : 255.f);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    // Masked-off lanes load scale 1 so they never divide by zero (their results are not stored).
+    const __m512 vs = _mm512_mask_loadu_ps(_mm512_set1_ps(1.f), m, scales + i);
+    const __m512 vz = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, zps + i));
+    store_bytes<kSigned>(y + i, m, quantize16(_mm512_maskz_loadu_ps(m, x + i), vs, vz, lo, hi));
+  }
+}
+
+template <class Q, bool kSigned>
+void dequantize(const Q *q, float *y, std::size_t n, float scale, int32_t zp) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512i vz = _mm512_set1_epi32(zp);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512i v = _mm512_sub_epi32(load_bytes<kSigned>(q + i, m), vz);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), vs));
+  }
+}
+
+template <class Q, bool kSigned>
+void dequantize_vec(const Q *q, float *y, std::size_t n, const float *scales, const int32_t *zps) {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512i v = _mm512_sub_epi32(load_bytes<kSigned>(q + i, m), _mm512_maskz_loadu_epi32(m, zps + i));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(m, scales + i)));
+  }
+}
+
+}  // namespace
+
+const Kernels kAvx512Kernels = {
+    quantize<int8_t, true>,       quantize<uint8_t, false>,
+    quantize_vec<int8_t, true>,   quantize_vec<uint8_t, false>,
+    dequantize<int8_t, true>,     dequantize<uint8_t, false>,
+    dequantize_vec<int8_t, true>, dequantize_vec<uint8_t, false>,
+};
+
+}  // namespace q8::quant
