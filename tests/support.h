@@ -1,0 +1,42 @@
+/* Helpers shared by the Criterion suites: a deterministic RNG, status checks, small tensor makers. */
+#ifndef Q8_TEST_SUPPORT_H
+#define Q8_TEST_SUPPORT_H
+
+#include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "q8/q8.h"
+
+/* Fails the test with q8_last_error() unless `call` returns Q8_OK. */
+#define Q8_OK_OR_FAIL(call)                                                                    \
+  do {                                                                                         \
+    q8_status st_ = (call);                                                                    \
+    cr_assert_eq(st_, Q8_OK, "%s -> %s: %s", #call, q8_status_string(st_), q8_last_error());   \
+  } while (0)
+
+/* Asserts `call` fails with `want` and leaves a non-empty message. */
+#define Q8_EXPECT_STATUS(call, want)                                                           \
+  do {                                                                                         \
+    q8_status st_ = (call);                                                                    \
+    cr_assert_eq(st_, (want), "%s -> %s, wanted %s (%s)", #call, q8_status_string(st_),         \
+                 q8_status_string(want), q8_last_error());                                     \
+    if ((want) != Q8_OK) cr_assert(q8_last_error()[0] != '\0', "%s: empty message", #call);   \
+  } while (0)
+
+/* xorshift64*: the same numbers on every machine. */
+typedef struct { uint64_t s; } test_rng;
+void rng_seed(test_rng *r, uint64_t seed);
+uint64_t rng_next(test_rng *r);
+double rng_uniform(test_rng *r);            /* [0, 1) */
+double rng_normal(test_rng *r);             /* N(0, 1) */
+double rng_student_t(test_rng *r, int dof); /* heavy-tailed */
+
+/* The ISA paths this CPU can run (scalar first); returns the count. */
+size_t supported_isas(q8_isa out[8]);
+
+/* A new tensor; aborts the test on failure. */
+q8_tensor *make_tensor(q8_dtype dt, const int64_t *shape, size_t rank);
+void *tensor_data(const q8_tensor *t);
+
+#endif
