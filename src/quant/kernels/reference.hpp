@@ -8,15 +8,15 @@ namespace q8::quant {
 // shared (COMDAT) copy could hand AVX code to the scalar path.
 namespace {
 
-// Round half to even without depending on the floating-point environment's rounding mode:
-// v - floor(v) is exact in binary floating point, so the tie test is exact too.
+// Round half to even. Adding and subtracting 1.5 * 2^(mantissa bits) leaves the integer nearest
+// to v, ties to even, under the default rounding mode (round to nearest), which q8 assumes like the
+// division before it; magnitudes past 2^(mantissa bits) are integers already.
 template <class T>
 inline T round_half_even(T v) noexcept {
-  const T f = std::floor(v);
-  const T d = v - f;
-  if (d > T(0.5)) return f + T(1);
-  if (d < T(0.5)) return f;
-  return std::fmod(f, T(2)) == T(0) ? f : f + T(1);
+  constexpr T kMagic = sizeof(T) == 4 ? T(0x1.8p23) : T(0x1.8p52);
+  constexpr T kIntegral = sizeof(T) == 4 ? T(0x1p23) : T(0x1p52);
+  if (!(std::fabs(v) < kIntegral)) return v;
+  return (v + kMagic) - kMagic;  // not folded to v: without -ffast-math the compiler keeps IEEE rounding
 }
 
 // q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax); NaN -> zero_point.
