@@ -1,6 +1,8 @@
 // q8_observer_* entry points.
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "capi/guard.hpp"
 #include "core/dtype.hpp"
@@ -20,6 +22,23 @@ void check_count(const observe::Observer &o, size_t count) {
   if (count != o.channels())
     fail(Q8_ERR_SHAPE, "count = " + std::to_string(count) + " but the observer has " +
                            std::to_string(o.channels()) + " channels");
+}
+
+struct Params {
+  std::vector<float> scales;
+  std::vector<int32_t> zero_points;
+};
+
+// The observer's ranges turned into parameters with its scheme.
+Params params_of(const observe::Observer &o) {
+  const auto r = o.ranges();
+  Params p{std::vector<float>(r.size()), std::vector<int32_t>(r.size())};
+  for (size_t c = 0; c < r.size(); ++c) {
+    const quant::Affine a = quant::qparams_from_range(o.options().scheme, r[c].min, r[c].max);
+    p.scales[c] = a.scale;
+    p.zero_points[c] = a.zero_point;
+  }
+  return p;
 }
 
 }  // namespace
@@ -96,12 +115,9 @@ q8_status q8_observer_qparams(const q8_observer *obs, float *scales, int32_t *ze
     Q8_CHECK_NOT_NULL(scales);
     Q8_CHECK_NOT_NULL(zero_points);
     check_count(o, count);
-    const auto r = o.ranges();
-    for (size_t c = 0; c < count; ++c) {
-      const quant::Affine a = quant::qparams_from_range(o.options().scheme, r[c].min, r[c].max);
-      scales[c] = a.scale;
-      zero_points[c] = a.zero_point;
-    }
+    const Params p = params_of(o);
+    std::copy(p.scales.begin(), p.scales.end(), scales);
+    std::copy(p.zero_points.begin(), p.zero_points.end(), zero_points);
   });
 }
 
@@ -113,17 +129,11 @@ q8_status q8_observer_apply(const q8_observer *obs, q8_tensor *t) {
     if (x.dtype != want)
       fail(Q8_ERR_DTYPE, std::string("t is ") + dtype_name(x.dtype) + " but the observer's scheme " +
                              quant::scheme_name(o.options().scheme) + " quantizes to " + dtype_name(want));
-    const auto r = o.ranges();
-    std::vector<float> scales(r.size());
-    std::vector<int32_t> zps(r.size());
-    for (size_t c = 0; c < r.size(); ++c) {
-      const quant::Affine a = quant::qparams_from_range(o.options().scheme, r[c].min, r[c].max);
-      scales[c] = a.scale;
-      zps[c] = a.zero_point;
-    }
+    const Params p = params_of(o);
     const q8_status s = o.options().axis < 0
-                            ? q8_tensor_set_qparams(t, scales[0], zps[0])
-                            : q8_tensor_set_qparams_per_axis(t, o.options().axis, scales.data(), zps.data(), r.size());
+                            ? q8_tensor_set_qparams(t, p.scales[0], p.zero_points[0])
+                            : q8_tensor_set_qparams_per_axis(t, o.options().axis, p.scales.data(),
+                                                             p.zero_points.data(), p.scales.size());
     if (s != Q8_OK) fail(s, q8_last_error());
   });
 }
