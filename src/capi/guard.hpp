@@ -1,7 +1,9 @@
 // The one place where C++ meets the C ABI: run a body, turn any exception into a q8_status and a
 // readable message for q8_last_error(). Every fallible q8_* entry point is `return guard([&] {...});`.
 #pragma once
+#include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "core/error.hpp"
 
@@ -33,5 +35,17 @@ q8_status guard(const char *function, Body &&body) noexcept {
     if (!(cond)) ::q8::fail(Q8_ERR_INVALID_ARGUMENT, __VA_ARGS__);    \
   } while (0)
 #define Q8_CHECK_NOT_NULL(ptr) Q8_CHECK_ARG((ptr) != nullptr, #ptr " is NULL")
+
+// Enums arrive from C, where an enum object may hold any int. In C++ loading an enum outside its
+// range of values is undefined (UBSan's -fsanitize=enum stops there), so entry points read the
+// bits of an incoming enum (a parameter or an options field) as an int and validate that before
+// anything loads it as the enum type.
+template <class E>
+int enum_bits(const E &e) noexcept {
+  static_assert(std::is_enum<E>::value && sizeof(E) == sizeof(int), "a C enum of int size");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
 
 }  // namespace q8

@@ -72,6 +72,12 @@ q8_status q8_observer_create(const q8_observer_options *options, q8_observer **o
     q8_observer_options_init(&o);
     std::memcpy(&o, options, std::min(options->struct_size, sizeof o));
     o.struct_size = sizeof o;
+    // The enum fields hold whatever int the caller stored: check their bits before any use.
+    const int kind = enum_bits(o.kind), scheme = enum_bits(o.scheme);
+    Q8_CHECK_ARG(kind >= Q8_OBSERVER_MINMAX && kind <= Q8_OBSERVER_MSE,
+                 "options->kind = " + std::to_string(kind) + " is not a q8_observer_kind");
+    Q8_CHECK_ARG(scheme >= Q8_SCHEME_SYMMETRIC_NARROW && scheme <= Q8_SCHEME_ASYMMETRIC_S8,
+                 "options->scheme = " + std::to_string(scheme) + " is not a q8_scheme");
     auto h = std::make_unique<q8_observer>();
     h->impl = observe::make_observer(o);
     *out = h.release();

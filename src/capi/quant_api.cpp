@@ -9,21 +9,34 @@
 
 using namespace q8;
 
+namespace {
+// See enum_bits: validate the caller's bits before the value is used as a q8_scheme.
+void check_scheme(const q8_scheme &scheme) {
+  const int v = enum_bits(scheme);
+  if (v < Q8_SCHEME_SYMMETRIC_NARROW || v > Q8_SCHEME_ASYMMETRIC_S8)
+    fail(Q8_ERR_INVALID_ARGUMENT, "scheme = " + std::to_string(v) + " is not a q8_scheme");
+}
+}  // namespace
+
 extern "C" {
 
 q8_status q8_scheme_dtype(q8_scheme scheme, q8_dtype *out) {
   return guard(__func__, [&] {
     Q8_CHECK_NOT_NULL(out);
+    check_scheme(scheme);
     *out = quant::scheme_dtype(scheme);
   });
 }
 
-const char *q8_scheme_name(q8_scheme scheme) { return quant::scheme_name(scheme); }
+const char *q8_scheme_name(q8_scheme scheme) {
+  const int v = enum_bits(scheme);
+  return v >= Q8_SCHEME_SYMMETRIC_NARROW && v <= Q8_SCHEME_ASYMMETRIC_S8 ? quant::scheme_name(scheme) : "unknown";
+}
 
 q8_status q8_qparams_from_range(q8_scheme scheme, const float *mins, const float *maxs, size_t count,
                                 float *scales, int32_t *zero_points) {
   return guard(__func__, [&] {
-    quant::scheme_dtype(scheme);  // validates
+    check_scheme(scheme);
     if (count == 0) return;
     Q8_CHECK_NOT_NULL(mins);
     Q8_CHECK_NOT_NULL(maxs);

@@ -13,11 +13,13 @@ using namespace q8;
 
 namespace {
 
-void check_dtype(q8_dtype dtype) {
-  if (!dtype_valid(dtype)) fail(Q8_ERR_DTYPE, "dtype " + std::to_string(int(dtype)) + " is not a q8_dtype");
+// By reference: the caller's value is only read as an enum once its bits are known to be valid.
+void check_dtype(const q8_dtype &dtype) {
+  const int v = enum_bits(dtype);
+  if (v < Q8_DTYPE_F32 || v > Q8_DTYPE_S32) fail(Q8_ERR_DTYPE, "dtype " + std::to_string(v) + " is not a q8_dtype");
 }
 
-std::unique_ptr<q8_tensor> make_tensor(q8_dtype dtype, const int64_t *shape, size_t rank) {
+std::unique_ptr<q8_tensor> make_tensor(const q8_dtype &dtype, const int64_t *shape, size_t rank) {
   check_dtype(dtype);
   const size_t n = checked_numel(shape, rank, dtype_size(dtype), "shape");
   auto t = std::make_unique<q8_tensor>();
@@ -229,6 +231,8 @@ q8_status q8_tensor_set_qparams_per_axis(q8_tensor *t, int32_t axis, const float
                                          const int32_t *zero_points, size_t count) {
   return guard(__func__, [&] {
     q8_tensor &x = deref(t, "t");
+    // Refused before anything else: with an empty axis there is no pair to reject it below.
+    if (x.dtype == Q8_DTYPE_F32) fail(Q8_ERR_DTYPE, "an f32 tensor cannot carry quantization parameters");
     Q8_CHECK_NOT_NULL(scales);
     Q8_CHECK_NOT_NULL(zero_points);
     const int32_t a = resolve_axis(axis, x.rank, "axis");

@@ -87,7 +87,8 @@ void set_isa(q8_isa isa) {
   }
   if (isa < Q8_ISA_SCALAR || isa > Q8_ISA_NEON)
     fail(Q8_ERR_INVALID_ARGUMENT, "isa = " + std::to_string(int(isa)) + " is not a q8_isa");
-  if (!cpu_has(isa)) fail(Q8_ERR_UNSUPPORTED, "this CPU cannot run the requested ISA path");
+  if (!cpu_has(isa))
+    fail(Q8_ERR_UNSUPPORTED, "isa = " + std::to_string(int(isa)) + ": this CPU or build cannot run that ISA path");
   g_isa.store(isa);
 }
 

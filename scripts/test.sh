@@ -1,0 +1,63 @@
+#!/bin/bash
+# The test command. On a fresh Debian 12 machine (as root) it installs what the build and the
+# tests need, builds `build` (release) and runs every test; with --sanitize it does the same in
+# `build-asan` under AddressSanitizer and UndefinedBehaviorSanitizer. Ends with the line
+# `N passed, N failed` (individual Criterion tests, other meson tests one each).
+#
+#   bash scripts/test.sh              # release build in ./build
+#   bash scripts/test.sh --sanitize   # address,undefined build in ./build-asan
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+sanitize=0
+for arg in "$@"; do
+  case $arg in
+    --sanitize) sanitize=1 ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+# ---- packages ------------------------------------------------------------------------------
+packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev python3)
+missing=()
+for p in "${packages[@]}"; do
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test.sh: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test.sh: missing packages (${missing[*]}); run as root or install them first" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${packages[@]}" </dev/null
+fi
+
+# ---- build and test ------------------------------------------------------------------------
+if ((sanitize)); then
+  dir=build-asan
+  options=(-Dbuildtype=debugoptimized "-Db_sanitize=address,undefined")
+  # Any sanitizer report fails the test that caused it, with a stack trace in the log.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:detect_leaks=1
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
+else
+  dir=build
+  options=(-Dbuildtype=release -Db_sanitize=none)
+fi
+
+# A log left from an earlier run must never be read as this run's result.
+rm -f "$dir/meson-logs/testlog.json"
+if [[ -f $dir/meson-private/coredata.dat ]]; then
+  meson setup --reconfigure "$dir" "${options[@]}"
+else
+  meson setup "$dir" "${options[@]}"
+fi
+meson compile -C "$dir"
+
+status=0
+meson test -C "$dir" --print-errorlogs || status=$?
+/usr/bin/python3 scripts/summarize_tests.py "$dir/meson-logs/testlog.json" || status=1
+exit "$status"
