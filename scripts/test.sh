@@ -6,14 +6,17 @@
 #
 #   bash scripts/test.sh              # release build in ./build
 #   bash scripts/test.sh --sanitize   # address,undefined build in ./build-asan
+#   bash scripts/test.sh --fuzz       # clang libFuzzer targets, a seeded smoke run each, ./build-fuzz
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 sanitize=0
+fuzz=0
 for arg in "$@"; do
   case $arg in
     --sanitize) sanitize=1 ;;
+    --fuzz) fuzz=1 ;;
     -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -21,6 +24,7 @@ done
 
 # ---- packages ------------------------------------------------------------------------------
 packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev python3)
+((fuzz)) && packages+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")
@@ -37,15 +41,22 @@ if ((${#missing[@]})); then
 fi
 
 # ---- build and test ------------------------------------------------------------------------
-if ((sanitize)); then
+if ((fuzz)); then
+  dir=build-fuzz
+  options=(-Dbuildtype=debugoptimized -Dfuzz=true -Dtests=false "-Db_sanitize=address,undefined"
+           -Db_lundef=false)  # clang puts the sanitizer runtimes only into executables
+  export CC=clang CXX=clang++
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
+elif ((sanitize)); then
   dir=build-asan
-  options=(-Dbuildtype=debugoptimized "-Db_sanitize=address,undefined")
+  options=(-Dbuildtype=debugoptimized "-Db_sanitize=address,undefined" -Dfuzz=false -Dtests=true)
   # Any sanitizer report fails the test that caused it, with a stack trace in the log.
   export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:detect_leaks=1
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
 else
   dir=build
-  options=(-Dbuildtype=release -Db_sanitize=none)
+  options=(-Dbuildtype=release -Db_sanitize=none -Dfuzz=false -Dtests=true)
 fi
 
 # A log left from an earlier run must never be read as this run's result.
