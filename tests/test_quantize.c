@@ -115,8 +115,11 @@ Test(quantize, exact_ties_round_half_to_even) {
 }
 
 Test(quantize, nan_and_infinities_have_documented_results) {
-  const float x[4] = {NAN, INFINITY, -INFINITY, -NAN};
-  const int64_t shape[1] = {4};
+  const uint32_t snan_bits = 0x7f800001u; /* a signaling NaN: every NaN class maps to zero_point */
+  float snan;
+  memcpy(&snan, &snan_bits, sizeof snan);
+  const float x[5] = {NAN, INFINITY, -INFINITY, -NAN, snan};
+  const int64_t shape[1] = {5};
   const paths p = all_paths();
   q8_tensor *xt, *s8 = make_tensor(Q8_DTYPE_S8, shape, 1), *u8 = make_tensor(Q8_DTYPE_U8, shape, 1);
   Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, shape, 1, (void *)x, sizeof x, &xt));
@@ -126,10 +129,10 @@ Test(quantize, nan_and_infinities_have_documented_results) {
     Q8_OK_OR_FAIL(q8_runtime_set_isa(p.isa[k]));
     Q8_OK_OR_FAIL(q8_quantize(xt, s8));
     Q8_OK_OR_FAIL(q8_quantize(xt, u8));
-    const int8_t ws[4] = {5, 127, -128, 5};
-    const uint8_t wu[4] = {100, 255, 0, 100};
-    cr_assert_arr_eq(tensor_data(s8), ws, 4, "s8 on %s", q8_isa_name(p.isa[k]));
-    cr_assert_arr_eq(tensor_data(u8), wu, 4, "u8 on %s", q8_isa_name(p.isa[k]));
+    const int8_t ws[5] = {5, 127, -128, 5, 5};
+    const uint8_t wu[5] = {100, 255, 0, 100, 100};
+    cr_assert_arr_eq(tensor_data(s8), ws, 5, "s8 on %s", q8_isa_name(p.isa[k]));
+    cr_assert_arr_eq(tensor_data(u8), wu, 5, "u8 on %s", q8_isa_name(p.isa[k]));
   }
   q8_tensor_destroy(xt);
   q8_tensor_destroy(s8);
