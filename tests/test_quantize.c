@@ -367,3 +367,38 @@ Test(quantize, q8_isa_environment_and_setter) {
   cr_assert_neq(q8_runtime_isa(), Q8_ISA_AUTO);
   cr_assert_str_eq(q8_isa_name(Q8_ISA_AVX512_VNNI), "avx512_vnni");
 }
+
+/* Values within an ulp of a rounding tie, for scales across the whole exponent range: where a
+ * kernel that multiplied by 1/scale, or rounded twice, would part from the IEEE quotient. */
+Test(quantize, near_ties_over_many_scales_match_reference) {
+  const paths p = all_paths();
+  test_rng rng;
+  rng_seed(&rng, 4);
+  enum { N = 515 };
+  const int64_t shape[1] = {N};
+  float x[N];
+  q8_tensor *xt, *yt = make_tensor(Q8_DTYPE_S8, shape, 1);
+  Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, shape, 1, x, sizeof x, &xt));
+  for (int trial = 0; trial < 300; ++trial) {
+    const float scale = (float)ldexp(1.0 + rng_uniform(&rng), (int)(rng_next(&rng) % 200) - 100);
+    for (int i = 0; i < N; ++i) {
+      float t = ((float)(int)(rng_next(&rng) % 300) - 150.0f + 0.5f) * scale;
+      const int nudge = (int)(rng_next(&rng) % 3) - 1; /* one ulp down, none, one ulp up */
+      if (nudge) t = nextafterf(t, nudge > 0 ? INFINITY : -INFINITY);
+      x[i] = t;
+    }
+    const int32_t zp = (int32_t)(rng_next(&rng) % 256) - 128;
+    Q8_OK_OR_FAIL(q8_tensor_set_qparams(yt, scale, zp));
+    for (size_t k = 0; k < p.n_isa; ++k) {
+      Q8_OK_OR_FAIL(q8_runtime_set_isa(p.isa[k]));
+      Q8_OK_OR_FAIL(q8_quantize(xt, yt));
+      const int8_t *y = tensor_data(yt);
+      for (int i = 0; i < N; ++i)
+        if (y[i] != ref_quantize(x[i], scale, zp, -128, 127))
+          cr_assert_fail("scale=%a x=%a isa=%s: got %d want %d", (double)scale, (double)x[i],
+                         q8_isa_name(p.isa[k]), y[i], ref_quantize(x[i], scale, zp, -128, 127));
+    }
+  }
+  q8_tensor_destroy(xt);
+  q8_tensor_destroy(yt);
+}
