@@ -12,7 +12,8 @@
  *   q8_observer_destroy(obs); q8_tensor_destroy(y); q8_tensor_destroy(x);
  *
  * Headers, simple to advanced: common.h (status, dtypes, versions, run-time settings),
- * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization).
+ * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization),
+ * gemm.h (INT8 matrix multiplication).
  */
 #ifndef Q8_Q8_H
 #define Q8_Q8_H
@@ -21,4 +22,5 @@
 #include "q8/quant.h"
 #include "q8/observer.h"
 #include "q8/fixed.h"
+#include "q8/gemm.h"
 #endif
