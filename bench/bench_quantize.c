@@ -13,130 +13,27 @@
  * Machine-readable lines: csv,op,isa,threads,bytes,q8_gbps,memcpy_gbps,ratio where bytes is the f32
  * tensor size (the "size" column).
  */
-#define _GNU_SOURCE /* sysconf(_SC_LEVEL2_CACHE_SIZE), clock_gettime */
-#include <pthread.h>
-#include <stdatomic.h>
+#define _GNU_SOURCE /* sysconf(_SC_LEVEL2_CACHE_SIZE) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <q8/q8.h>
 
-#define KIB ((size_t)1 << 10)
-#define MIB ((size_t)1 << 20)
+#include "bench_common.h"
+
+#define KIB BENCH_KIB
+#define MIB BENCH_MIB
 #define CHANNELS 256   /* per-channel benchmarks: channel count of the quantized axis */
-#define MAX_ROUNDS 4096
 static const double kNoisy = 0.25;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Seconds of CPU the whole machine spent busy (all cores, steal included), from /proc/stat. */
-static double machine_busy_s(void) {
-  unsigned long long v[8] = {0};
-  FILE *f = fopen("/proc/stat", "r");
-  if (!f) return 0;
-  const int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                         &v[4], &v[5], &v[6], &v[7]);
-  fclose(f);
-  if (got < 8) return 0;
-  /* user nice system idle iowait irq softirq steal: all but idle and iowait */
-  return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double process_cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "bench_quantize: %s: %s\n", what, q8_last_error());
   exit(1);
 }
 #define CHECK(call) do { if ((call) != Q8_OK) die(#call); } while (0)
-
-/* ---- memcpy on two threads: the caller copies the first half, one helper the second ------- */
-
-typedef struct {
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  atomic_uint posted, finished;
-  atomic_int quit;
-  void *dst;
-  const void *src;
-  size_t n;
-} helper;
-
-static void *helper_main(void *arg) {
-  helper *h = arg;
-  unsigned seen = 0;
-  for (;;) {
-    unsigned p;
-    /* Spin a little (back-to-back copies in a round), then sleep so that an idle helper never
-     * takes a core from q8's threads. */
-    const double t0 = now_s();
-    while ((p = atomic_load_explicit(&h->posted, memory_order_acquire)) == seen &&
-           !atomic_load(&h->quit) && now_s() - t0 < 20e-6)
-      cpu_relax();
-    if (p == seen) {
-      pthread_mutex_lock(&h->mu);
-      while ((p = atomic_load(&h->posted)) == seen && !atomic_load(&h->quit))
-        pthread_cond_wait(&h->cv, &h->mu);
-      pthread_mutex_unlock(&h->mu);
-    }
-    if (atomic_load(&h->quit)) return NULL;
-    seen = p;
-    memcpy(h->dst, h->src, h->n);
-    atomic_store_explicit(&h->finished, seen, memory_order_release);
-  }
-}
-
-static helper g_helper;
-
-static void helper_start(void) {
-  pthread_mutex_init(&g_helper.mu, NULL);
-  pthread_cond_init(&g_helper.cv, NULL);
-  if (pthread_create(&g_helper.thread, NULL, helper_main, &g_helper) != 0) {
-    fprintf(stderr, "bench_quantize: pthread_create failed\n");
-    exit(1);
-  }
-}
-
-static void helper_stop(void) {
-  pthread_mutex_lock(&g_helper.mu);
-  atomic_store(&g_helper.quit, 1);
-  pthread_cond_signal(&g_helper.cv);
-  pthread_mutex_unlock(&g_helper.mu);
-  pthread_join(g_helper.thread, NULL);
-}
-
-static void memcpy2(void *dst, const void *src, size_t n) {
-  const size_t half = (n / 2) & ~(size_t)63; /* cache-line aligned split */
-  g_helper.dst = (char *)dst + half;
-  g_helper.src = (const char *)src + half;
-  g_helper.n = n - half;
-  pthread_mutex_lock(&g_helper.mu);
-  const unsigned job = atomic_load(&g_helper.posted) + 1;
-  atomic_store_explicit(&g_helper.posted, job, memory_order_release);
-  pthread_cond_signal(&g_helper.cv);
-  pthread_mutex_unlock(&g_helper.mu);
-  memcpy(dst, src, half);
-  while (atomic_load_explicit(&g_helper.finished, memory_order_acquire) != job) cpu_relax();
-}
 
 /* ---- the operations ------------------------------------------------------------------------ */
 
@@ -198,92 +95,31 @@ static void run_op(const op_def *op, const op_tensors *t) {
     CHECK(q8_dequantize(t->q, t->f));
 }
 
-/* ---- measuring ----------------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 typedef struct {
-  double q8_gbps, memcpy_gbps, ratio;
-  size_t rounds;
-  double others; /* cores other processes (or the hypervisor) kept busy meanwhile */
-} result;
+  const op_def *op;
+  const op_tensors *t;
+} op_ctx;
+
+static void run_ctx(void *ctx) {
+  const op_ctx *c = ctx;
+  run_op(c->op, c->t);
+}
 
 typedef struct {
   double seconds; /* target time per configuration */
   size_t min_rounds;
 } budget;
 
-static void do_memcpy(int threads, void *dst, const void *src, size_t n) {
-  if (threads > 1)
-    memcpy2(dst, src, n);
-  else
-    memcpy(dst, src, n);
-}
-
-static result measure(const op_def *op, const op_tensors *t, const buffers *b, int threads,
-                      budget bud) {
-  const double moved = (double)b->n * 5.0;         /* 4 bytes one side, 1 the other */
-  const size_t copy_bytes = (size_t)(moved / 2.0); /* memcpy moves 2 * copy_bytes = moved */
-  /* Warm up (caches, TLB, oneTBB workers, the helper), then size a round to >= ~2 ms of work so
-   * that timer and wake-up costs stay small. */
-  double tq = 0, tm = 0;
-  for (int i = 0; i < 3; ++i) {
-    double t0 = now_s();
-    do_memcpy(threads, b->xo, b->x, copy_bytes);
-    double t1 = now_s();
-    run_op(op, t);
-    double t2 = now_s();
-    tm = t1 - t0;
-    tq = t2 - t1;
-  }
-  const double round_s = 2e-3;
-  const size_t kq = tq >= round_s ? 1 : (size_t)(round_s / (tq > 1e-9 ? tq : 1e-9)) + 1;
-  const size_t km = tm >= round_s ? 1 : (size_t)(round_s / (tm > 1e-9 ? tm : 1e-9)) + 1;
-
-  static double gq[MAX_ROUNDS], gm[MAX_ROUNDS], ratio[MAX_ROUNDS];
-  size_t r = 0;
-  const double busy0 = machine_busy_s(), cpu0 = process_cpu_s();
-  const double start = now_s();
-  for (;;) {
-    const double el = now_s() - start;
-    if (r >= MAX_ROUNDS || (el >= bud.seconds && r >= bud.min_rounds) || (el >= 3 * bud.seconds && r >= 3))
-      break;
-    double t0 = now_s();
-    for (size_t k = 0; k < km; ++k) do_memcpy(threads, b->xo, b->x, copy_bytes);
-    double t1 = now_s();
-    for (size_t k = 0; k < kq; ++k) run_op(op, t);
-    double t2 = now_s();
-    gm[r] = moved * (double)km / (t1 - t0) * 1e-9;
-    gq[r] = moved * (double)kq / (t2 - t1) * 1e-9;
-    ratio[r] = gq[r] / gm[r];
-    ++r;
-  }
-  const double wall = now_s() - start;
-  double others = (machine_busy_s() - busy0 - (process_cpu_s() - cpu0)) / wall;
-  result res = {median(gq, r), median(gm, r), median(ratio, r), r, others > 0 ? others : 0};
-  return res;
+/* Paired rounds against a memcpy moving the same bytes (5 per element: 4 on the f32 side, 1 on
+ * the 8-bit side), measured again while other processes keep the cores busy. */
+static bench_result measure(const op_def *op, const op_tensors *t, const buffers *b, int threads,
+                            budget bud) {
+  op_ctx c = {op, t};
+  return bench_pair_quiet(run_ctx, &c, (double)b->n * 5.0, b->xo, b->x, threads, bud.seconds,
+                          bud.min_rounds, kNoisy, 4);
 }
 
 /* ---- driver -------------------------------------------------------------------------------- */
-
-static void *alloc_faulted(size_t bytes) {
-  const size_t rounded = (bytes + 63) & ~(size_t)63;
-  void *p = aligned_alloc(64, rounded);
-  if (!p) {
-    fprintf(stderr, "bench_quantize: cannot allocate %zu bytes\n", rounded);
-    exit(1);
-  }
-  memset(p, 0x11, rounded); /* touch every page now: no first-touch faults inside a timing */
-  return p;
-}
 
 static void fill(buffers *b) {
   uint64_t s = 0x9E3779B97F4A7C15ull;
@@ -293,41 +129,6 @@ static void fill(buffers *b) {
     b->x[i] = (float)(r >> 40) * (8.0f / 16777216.0f) - 4.0f; /* [-4, 4) */
     ((int8_t *)b->q)[i] = (int8_t)(r >> 8);
   }
-}
-
-/* The L3 this core sees: sysfs gives the slice shared with this core (a VM's CPUID may report
- * the whole socket's, e.g. 384 MiB where a core reaches 32 MiB). */
-static long l3_bytes(void) {
-  long v = 0;
-  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
-  if (f) {
-    char unit = 0;
-    if (fscanf(f, "%ld%c", &v, &unit) >= 1) v *= unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1;
-    fclose(f);
-  }
-  if (v <= 0) v = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  return v > 0 ? v : (long)(32 * MIB);
-}
-
-static const char *size_label(size_t bytes, char *buf, size_t cap) {
-  if (bytes >= MIB)
-    snprintf(buf, cap, "%zu MiB", bytes / MIB);
-  else
-    snprintf(buf, cap, "%zu KiB", bytes / KIB);
-  return buf;
-}
-
-static int filter_match(const char *filter, const char *name) {
-  if (!filter) return 1;
-  const char *p = filter;
-  while (*p) {
-    const char *e = strchr(p, ',');
-    const size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (len > 0 && strncmp(p, name, len) == 0) return 1; /* prefix match */
-    if (!e) break;
-    p = e + 1;
-  }
-  return 0;
 }
 
 static void usage(FILE *f) {
@@ -346,7 +147,7 @@ typedef struct {
   const char *op, *isa;
   int threads;
   size_t bytes;
-  result r;
+  bench_result r;
 } row;
 
 int main(int argc, char **argv) {
@@ -394,7 +195,7 @@ int main(int argc, char **argv) {
 
   /* Sizes of the f32 tensor: in L2; in L3 with room for q8's and memcpy's working sets together
    * (both are touched every round pair, 2.5 x the f32 bytes); well beyond L3. */
-  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = l3_bytes();
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = bench_l3_bytes();
   size_t l3_size = 1 * MIB;
   while (l3_size < 16 * MIB && (l3_size * 2) * 5 / 2 <= (size_t)l3 * 3 / 4) l3_size *= 2;
   size_t big = 512 * MIB;
@@ -417,45 +218,40 @@ int main(int argc, char **argv) {
          "memcpy GB/s", "ratio", "others");
   fflush(stdout);
 
-  helper_start();
+  bench_copy_start();
   static row rows[3 * N_OPS * 3 * 2];
   size_t n_rows = 0;
   static const char *const kLevel[3] = {"l2", "l3", "dram"};
   int warmed = 0;
   for (size_t si = 0; si < 3; ++si) {
-    if (size_only && !filter_match(size_only, kLevel[si])) continue;
+    if (size_only && !bench_filter_match(size_only, kLevel[si])) continue;
     buffers b;
     b.n = sizes[si] / sizeof(float);
-    b.x = alloc_faulted(b.n * sizeof(float));
-    b.q = alloc_faulted(b.n);
-    b.xo = alloc_faulted(b.n * sizeof(float));
+    b.x = bench_alloc(b.n * sizeof(float));
+    b.q = bench_alloc(b.n);
+    b.xo = bench_alloc(b.n * sizeof(float));
     fill(&b);
     if (!warmed) { /* before the first line: wake the cores up (clock ramp, helper) */
       warmed = 1;
-      const double t0 = now_s();
-      while (now_s() - t0 < 0.3) {
-        memcpy(b.xo, b.x, b.n * sizeof(float));
-        memcpy2(b.xo, b.x, b.n * sizeof(float));
+      const double t0 = bench_now();
+      while (bench_now() - t0 < 0.3) {
+        bench_copy(1, b.xo, b.x, b.n * sizeof(float));
+        bench_copy(2, b.xo, b.x, b.n * sizeof(float));
       }
     }
     char lbl[32];
-    size_label(sizes[si], lbl, sizeof lbl);
+    bench_size_label(sizes[si], lbl, sizeof lbl);
     for (size_t oi = 0; oi < N_OPS; ++oi) {
       const op_def *op = &kOps[oi];
-      if (!filter_match(filter, op->name)) continue;
+      if (!bench_filter_match(filter, op->name)) continue;
       op_tensors t = make_op(op, &b);
       for (size_t ii = 0; ii < n_isa; ++ii) {
         for (int threads = 1; threads <= 2; ++threads) {
           CHECK(q8_runtime_set_isa(isas[ii]));
           CHECK(q8_runtime_set_threads(threads));
-          /* Other developers' jobs share these cores: measure again (up to 4 times) when they kept
-           * more than a quarter of a core busy, and keep the quietest attempt. */
-          result r = measure(op, &t, &b, threads, bud);
-          for (int retry = 0; retry < 4 && r.others > kNoisy; ++retry) {
-            sleep(1); /* let a short neighbour (a compile, a test) finish */
-            const result again = measure(op, &t, &b, threads, bud);
-            if (again.others < r.others) r = again;
-          }
+          /* Other developers' jobs share these cores: bench_pair_quiet measures again (up to 4
+           * times) while they keep more than a quarter of a core busy, and keeps the quietest. */
+          const bench_result r = measure(op, &t, &b, threads, bud);
           row *w = &rows[n_rows++];
           w->op = op->name;
           w->isa = q8_isa_name(isas[ii]);
@@ -463,7 +259,7 @@ int main(int argc, char **argv) {
           w->bytes = sizes[si];
           w->r = r;
           printf("%-20s %-7s %3d %9s %-5s %9.2f %11.2f %7.3f %6.2f%s\n", op->name, w->isa, threads, lbl,
-                 where[si], r.q8_gbps, r.memcpy_gbps, r.ratio, r.others, r.others > kNoisy ? " noisy" : "");
+                 where[si], r.op_gbps, r.memcpy_gbps, r.ratio, r.others, r.others > kNoisy ? " noisy" : "");
           fflush(stdout);
         }
       }
@@ -474,14 +270,14 @@ int main(int argc, char **argv) {
     free(b.q);
     free(b.xo);
   }
-  helper_stop();
+  bench_copy_stop();
   CHECK(q8_runtime_set_isa(Q8_ISA_AUTO));
   CHECK(q8_runtime_set_threads(0));
 
   printf("\n");
   for (size_t i = 0; i < n_rows; ++i)
     printf("csv,%s,%s,%d,%zu,%.3f,%.3f,%.4f\n", rows[i].op, rows[i].isa, rows[i].threads,
-           rows[i].bytes, rows[i].r.q8_gbps, rows[i].r.memcpy_gbps, rows[i].r.ratio);
+           rows[i].bytes, rows[i].r.op_gbps, rows[i].r.memcpy_gbps, rows[i].r.ratio);
 
   /* Headline: f32 -> s8 per-tensor on the best path against the target. */
   printf("\nheadline: quantize_s8 (f32 -> s8, per-tensor) on %s, target ratio >= 0.80\n",
@@ -491,8 +287,8 @@ int main(int argc, char **argv) {
     if (strcmp(rows[i].op, "quantize_s8") != 0 || strcmp(rows[i].isa, q8_isa_name(best)) != 0) continue;
     char lbl[32];
     printf("  %9s %d thread%s: %6.2f GB/s vs memcpy %6.2f GB/s = %.3f %s%s\n",
-           size_label(rows[i].bytes, lbl, sizeof lbl), rows[i].threads, rows[i].threads > 1 ? "s" : " ",
-           rows[i].r.q8_gbps, rows[i].r.memcpy_gbps, rows[i].r.ratio,
+           bench_size_label(rows[i].bytes, lbl, sizeof lbl), rows[i].threads, rows[i].threads > 1 ? "s" : " ",
+           rows[i].r.op_gbps, rows[i].r.memcpy_gbps, rows[i].r.ratio,
            rows[i].r.ratio >= 0.80 ? "meets" : "BELOW target", rows[i].r.others > kNoisy ? " (noisy)" : "");
     shown = 1;
   }
