@@ -232,3 +232,64 @@ const char *bench_size_label(size_t bytes, char *buf, size_t cap) {
     snprintf(buf, cap, "%zu KiB", bytes / BENCH_KIB);
   return buf;
 }
+
+/* ---- machine load and read bandwidth ---------------------------------------------------------- */
+
+bench_load_mark bench_load_begin(void) {
+  bench_load_mark m;
+  m.busy = machine_busy();
+  m.cpu = process_cpu();
+  m.wall = bench_now();
+  return m;
+}
+
+double bench_load_others(bench_load_mark mark) {
+  const double wall = bench_now() - mark.wall;
+  if (wall <= 0) return 0;
+  const double others = (machine_busy() - mark.busy - (process_cpu() - mark.cpu)) / wall;
+  return others > 0 ? others : 0;
+}
+
+typedef struct {
+  const uint64_t *p;
+  size_t words;
+  uint64_t sum;
+} read_job;
+
+static void *read_sum(void *arg) {
+  read_job *job = (read_job *)arg;
+  /* Eight independent sums: the loads, not an add chain, limit the loop. */
+  uint64_t s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const uint64_t *p = job->p;
+  for (size_t i = 0; i + 8 <= job->words; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += p[i + (size_t)j];
+  job->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+  return NULL;
+}
+
+static volatile uint64_t g_read_sink;
+
+double bench_read_gbps(const void *buf, size_t bytes, int threads, int reps) {
+  const size_t words = bytes / 8 / 16 * 16;
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    read_job jobs[2] = {{(const uint64_t *)buf, words, 0}, {NULL, 0, 0}};
+    pthread_t helper;
+    int two = 0;
+    const double t0 = bench_now();
+    if (threads >= 2) {
+      jobs[0].words = words / 2;
+      jobs[1].p = (const uint64_t *)buf + words / 2;
+      jobs[1].words = words - words / 2;
+      two = pthread_create(&helper, NULL, read_sum, &jobs[1]) == 0;
+      if (!two) jobs[0].words = words;
+    }
+    read_sum(&jobs[0]);
+    if (two) pthread_join(helper, NULL);
+    const double t = bench_now() - t0;
+    g_read_sink = jobs[0].sum + jobs[1].sum;
+    const double gbps = 1e-9 * (double)(words * 8) / t;
+    if (gbps > best) best = gbps;
+  }
+  return best;
+}

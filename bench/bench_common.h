@@ -52,4 +52,18 @@ int bench_filter_match(const char *filter, const char *name);
 /* "384 KiB", "12 MiB" */
 const char *bench_size_label(size_t bytes, char *buf, size_t cap);
 
+
+/* How busy the rest of the machine is: bench_load_begin() before a measurement, then
+ * bench_load_others() gives the cores other processes (or the hypervisor) kept busy since, on
+ * average (this process's own CPU time excluded). */
+typedef struct {
+  double busy, cpu, wall;
+} bench_load_mark;
+bench_load_mark bench_load_begin(void);
+double bench_load_others(bench_load_mark mark);
+
+/* Read-only bandwidth in GB/s: sums `bytes` of buf (64-byte aligned, pages touched) on `threads`
+ * (1 or 2) threads, each its half, `reps` times; returns the best pass (the machine is shared). */
+double bench_read_gbps(const void *buf, size_t bytes, int threads, int reps);
+
 #endif
