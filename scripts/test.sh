@@ -23,7 +23,8 @@ for arg in "$@"; do
 done
 
 # ---- packages ------------------------------------------------------------------------------
-packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev python3)
+packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev python3
+          qemu-user g++-aarch64-linux-gnu)  # the last two: the NEON kernels under qemu
 ((fuzz)) && packages+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
@@ -56,7 +57,7 @@ elif ((sanitize)); then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
 else
   dir=build
-  options=(-Dbuildtype=release -Db_sanitize=none -Dfuzz=false -Dtests=true)
+  options=(-Dbuildtype=release -Db_sanitize=none -Dfuzz=false -Dtests=true -Dneon_qemu=true)
 fi
 
 # A log left from an earlier run must never be read as this run's result.

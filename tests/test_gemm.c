@@ -418,6 +418,26 @@ Test(gemm, packed_handle_reused_and_shape) {
   q8_gemm_packed_destroy(NULL);
 }
 
+Test(gemm, extreme_pairs_where_maddubs_would_saturate) {
+  /* Adjacent K pairs of 255 x -128 and 255 x 127 (sums -65280 / 64770, outside int16): the
+   * AVX2 / AVX-512 (no VNNI) kernel must stay exact, as every other path (check_problem runs
+   * every path the CPU supports: scalar, avx2, avx512, avx512_vnni here). */
+  enum { M = 13, N = 40, K = 67 };
+  static uint8_t a[M * K];
+  static int8_t b[K * N];
+  for (int i = 0; i < M * K; ++i) a[i] = (uint8_t)(i % 11 == 5 ? 0 : 255);
+  for (int q = 0; q < K; ++q)
+    for (int j = 0; j < N; ++j) b[q * N + j] = (int8_t)((q / 2 + j) % 3 == 0 ? 127 : -128);
+  problem p;
+  memset(&p, 0, sizeof p);
+  p.m = M; p.n = N; p.k = K; p.lda = K; p.ldb = N; p.ldc = N;
+  check_problem(&p, a, b, "extreme u8s8");
+  p.a_signed = 1; p.za = -128; /* s8 -128 is u8 0 after the +128 shift: a second extreme */
+  check_problem(&p, a, b, "extreme s8s8");
+  p.trans_b = 1; p.ldb = K; p.a_signed = 0; p.za = 0;
+  check_problem(&p, a, b, "extreme u8s8 transposed B");
+}
+
 /* ---- bad input ------------------------------------------------------------------------------ */
 
 #define EXPECT(call, want, needle)                                                              \

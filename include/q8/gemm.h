@@ -40,8 +40,8 @@
  *
  * Weights: q8_gemm_pack_b packs B once into the kernels' layout (K in groups of 4, N in panels
  * of 32 columns) with its zero points and column sums, for reuse across calls; the unpacked
- * q8_gemm_* calls pack B on every call. Batched forms will be added as new functions over the
- * same options; nothing here will change.
+ * q8_gemm_* calls pack B on every call. Batched and strided-batched forms, and the FP32 reference
+ * q8_gemm_f32 on OpenBLAS, follow below the single-matrix calls.
  */
 #ifndef Q8_GEMM_H
 #define Q8_GEMM_H
@@ -138,6 +138,108 @@ Q8_API q8_status q8_gemm_s8s8_packed(q8_transpose trans_a, int64_t m,
                                      const int8_t *a, int64_t lda, int32_t a_zero_point,
                                      const q8_gemm_packed *b,
                                      const q8_gemm_epilogue *epilogue, void *c, int64_t ldc);
+
+
+/* ---- Batched forms -------------------------------------------------------------------------- */
+/* batch_count independent products C_i = epilogue(A_i · B_i), each exactly as the single call with
+ * the same arguments (same numerics, same checks per matrix), all with the same shapes, leading
+ * dimensions, zero points and epilogue (bias and per-column arrays shared by every batch).
+ * batch_count >= 0 (0 does nothing). The C matrices must not overlap one another or the inputs.
+ * q8 may run different batches on different threads (small problems) or one batch at a time
+ * with the threads inside it (large ones); either way each C_i has the bits of the single call,
+ * whatever the thread count.
+ *
+ * Pointer arrays: a[i], b[i], c[i] for i < batch_count (entries may repeat among a and b).
+ * Strided: A_i = a + i * stride_a, B_i = b + i * stride_b, C_i = c + i * stride_c, strides in
+ * elements (of C's epilogue type for stride_c) and >= 0; stride_b = 0 shares one B, which is then
+ * packed once for all batches. stride_c must keep the C matrices apart: >= (m - 1) * ldc + n when
+ * batch_count > 1 and C is not empty. */
+Q8_API q8_status q8_gemm_u8s8_batched(q8_transpose trans_a, q8_transpose trans_b,
+                                      int64_t m, int64_t n, int64_t k,
+                                      const uint8_t *const *a, int64_t lda, int32_t a_zero_point,
+                                      const int8_t *const *b, int64_t ldb,
+                                      const int32_t *b_zero_points, size_t b_zero_point_count,
+                                      const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc,
+                                      int64_t batch_count);
+Q8_API q8_status q8_gemm_s8s8_batched(q8_transpose trans_a, q8_transpose trans_b,
+                                      int64_t m, int64_t n, int64_t k,
+                                      const int8_t *const *a, int64_t lda, int32_t a_zero_point,
+                                      const int8_t *const *b, int64_t ldb,
+                                      const int32_t *b_zero_points, size_t b_zero_point_count,
+                                      const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc,
+                                      int64_t batch_count);
+Q8_API q8_status q8_gemm_u8s8_strided_batched(q8_transpose trans_a, q8_transpose trans_b,
+                                              int64_t m, int64_t n, int64_t k,
+                                              const uint8_t *a, int64_t lda, int64_t stride_a,
+                                              int32_t a_zero_point,
+                                              const int8_t *b, int64_t ldb, int64_t stride_b,
+                                              const int32_t *b_zero_points, size_t b_zero_point_count,
+                                              const q8_gemm_epilogue *epilogue,
+                                              void *c, int64_t ldc, int64_t stride_c,
+                                              int64_t batch_count);
+Q8_API q8_status q8_gemm_s8s8_strided_batched(q8_transpose trans_a, q8_transpose trans_b,
+                                              int64_t m, int64_t n, int64_t k,
+                                              const int8_t *a, int64_t lda, int64_t stride_a,
+                                              int32_t a_zero_point,
+                                              const int8_t *b, int64_t ldb, int64_t stride_b,
+                                              const int32_t *b_zero_points, size_t b_zero_point_count,
+                                              const q8_gemm_epilogue *epilogue,
+                                              void *c, int64_t ldc, int64_t stride_c,
+                                              int64_t batch_count);
+
+/* Packed B per batch: b[i] is batch i's handle (handles may repeat; all must have the same K and
+ * N, which give the shapes). */
+Q8_API q8_status q8_gemm_u8s8_packed_batched(q8_transpose trans_a, int64_t m,
+                                             const uint8_t *const *a, int64_t lda,
+                                             int32_t a_zero_point,
+                                             const q8_gemm_packed *const *b,
+                                             const q8_gemm_epilogue *epilogue, void *const *c,
+                                             int64_t ldc, int64_t batch_count);
+Q8_API q8_status q8_gemm_s8s8_packed_batched(q8_transpose trans_a, int64_t m,
+                                             const int8_t *const *a, int64_t lda,
+                                             int32_t a_zero_point,
+                                             const q8_gemm_packed *const *b,
+                                             const q8_gemm_epilogue *epilogue, void *const *c,
+                                             int64_t ldc, int64_t batch_count);
+/* One packed B shared by every batch, A and C strided as above. */
+Q8_API q8_status q8_gemm_u8s8_packed_strided_batched(q8_transpose trans_a, int64_t m,
+                                                     const uint8_t *a, int64_t lda, int64_t stride_a,
+                                                     int32_t a_zero_point, const q8_gemm_packed *b,
+                                                     const q8_gemm_epilogue *epilogue,
+                                                     void *c, int64_t ldc, int64_t stride_c,
+                                                     int64_t batch_count);
+Q8_API q8_status q8_gemm_s8s8_packed_strided_batched(q8_transpose trans_a, int64_t m,
+                                                     const int8_t *a, int64_t lda, int64_t stride_a,
+                                                     int32_t a_zero_point, const q8_gemm_packed *b,
+                                                     const q8_gemm_epilogue *epilogue,
+                                                     void *c, int64_t ldc, int64_t stride_c,
+                                                     int64_t batch_count);
+
+/* ---- FP32 reference (OpenBLAS) -------------------------------------------------------------- */
+/* C = alpha * op(A) · op(B) + beta * C in f32, row-major, by OpenBLAS cblas_sgemm: the baseline
+ * the INT8 paths are measured against and the fallback for dequantize-then-compute. Shapes and
+ * leading dimensions as for q8_gemm_u8s8 (op(A) is M x K, op(B) K x N); m, n, k, and the leading
+ * dimensions must fit in a C int (OpenBLAS's LP64 interface), else Q8_ERR_SHAPE. As in BLAS, with
+ * beta == 0 C is only written (it may hold anything, NaN included); with k == 0 C = beta * C.
+ * alpha and beta may be any float.
+ *
+ * Numerics are OpenBLAS's, not q8's: the summation order (and so the last bits) depends on the
+ * OpenBLAS core, its blocking and its thread count (OPENBLAS_NUM_THREADS; q8's thread setting
+ * does not apply here). Each element is within the usual bound of a length-K f32 dot product,
+ * |error| <= ~K * 2^-24 * sum_k |A[i,k] * B[k,j]| (times |alpha|).
+ *
+ * Performance: OpenBLAS 0.3.21 does not recognise some recent CPUs and silently falls back to its
+ * SSE3 (Prescott) kernels, ~6x slower than SkylakeX ones on AVX-512 parts. It picks the core when
+ * the library loads, so set OPENBLAS_CORETYPE (e.g. SkylakeX, Haswell) in the environment before
+ * the process starts; q8 cannot change it afterwards. q8_gemm_f32_backend tells which core runs. */
+Q8_API q8_status q8_gemm_f32(q8_transpose trans_a, q8_transpose trans_b,
+                             int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc);
+
+/* A static string naming the FP32 backend and its active core, "OpenBLAS <version> <core>"
+ * (e.g. "OpenBLAS 0.3.21 SkylakeX"; "... Prescott" means the slow fallback above). Never NULL. */
+Q8_API const char *q8_gemm_f32_backend(void);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
  *
  * Headers, simple to advanced: common.h (status, dtypes, versions, run-time settings),
  * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization),
- * gemm.h (INT8 matrix multiplication).
+ * gemm.h (INT8 matrix multiplication), conv.h (INT8 convolution on the GEMM).
  */
 #ifndef Q8_Q8_H
 #define Q8_Q8_H
@@ -23,4 +23,5 @@
 #include "q8/observer.h"
 #include "q8/fixed.h"
 #include "q8/gemm.h"
+#include "q8/conv.h"
 #endif

@@ -275,3 +275,296 @@ q8_status q8_gemm_s8s8_packed(q8_transpose trans_a, int64_t m, const int8_t *a, 
 }
 
 }  // extern "C"
+
+// ---- shared with other entry points (capi/gemm_checks.hpp) ------------------------------------
+
+#include "capi/gemm_checks.hpp"
+
+namespace q8::capi {
+
+gemm::Epilogue read_gemm_epilogue(const q8_gemm_epilogue *epilogue, int64_t n) {
+  return read_epilogue(epilogue, n);
+}
+
+}  // namespace q8::capi
+
+// ---- batched forms and the FP32 reference --------------------------------------------------------
+
+#include <climits>
+
+#include "gemm/batched.hpp"
+
+namespace {
+
+void check_batch_count(int64_t count) {
+  if (count < 0) fail(Q8_ERR_SHAPE, "batch_count = " + to_string(count) + " is negative");
+}
+
+// Base pointer + stride: every batch's matrix must be addressable (the base is checked as the
+// single call would, the last batch's end must fit too).
+void check_strided(const void *p, const char *name, int64_t rows, int64_t cols, int64_t ld, const char *ld_name,
+                   size_t elem, int64_t stride, const char *stride_name, int64_t count) {
+  check_matrix(p, name, rows, cols, ld, ld_name, elem);
+  if (stride < 0) fail(Q8_ERR_SHAPE, std::string(stride_name) + " = " + to_string(stride) + " is negative");
+  if (count <= 1 || rows == 0 || cols == 0) return;
+  int64_t off, bytes;
+  if (__builtin_mul_overflow(count - 1, stride, &off) || __builtin_add_overflow(off, (rows - 1) * ld + cols, &off) ||
+      __builtin_mul_overflow(off, int64_t(elem), &bytes) || bytes > int64_t(PTRDIFF_MAX))
+    fail(Q8_ERR_SHAPE, std::string(name) + ": " + to_string(count) + " matrices " + to_string(stride) +
+                           " elements apart do not fit in the address space");
+}
+
+template <class T>
+T entry(const T *array, int64_t i, const char *name) {
+  if (!array[i]) fail(Q8_ERR_INVALID_ARGUMENT, std::string(name) + "[" + to_string(i) + "] is NULL");
+  return array[i];
+}
+
+// One product on the caller's B, exactly as gemm_unpacked after its checks.
+void one_unpacked(const gemm::AView &av, int64_t m, int64_t n, int64_t k, const int8_t *b, int64_t ldb, bool tb,
+                  const int32_t *zb, size_t zb_count, const gemm::Epilogue &e, void *c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (active_isa() == Q8_ISA_SCALAR) {
+    std::vector<int32_t> z(size_t(n), 0);
+    for (int64_t j = 0; j < n; ++j) z[size_t(j)] = zb_count == 0 ? 0 : zb[zb_count == 1 ? 0 : j];
+    gemm::reference(av, m, n, k, b, ldb, tb, z.data(), e, c, ldc);
+    return;
+  }
+  gemm::Packed p;
+  gemm::pack_b(p, tb, k, n, b, ldb, zb, zb_count);
+  gemm::run(av, m, p, e, c, ldc);
+}
+
+double ops(int64_t m, int64_t n, int64_t k) { return double(m) * double(n) * double(std::max<int64_t>(k, 1)); }
+
+void batched_unpacked(const q8_transpose &trans_a, const q8_transpose &trans_b, int64_t m, int64_t n, int64_t k,
+                      const void *const *a, int64_t lda, int32_t za, bool a_signed, const int8_t *const *b,
+                      int64_t ldb, const int32_t *zb, size_t zb_count, const q8_gemm_epilogue *epilogue,
+                      void *const *c, int64_t ldc, int64_t count) {
+  const bool ta = read_transpose(trans_a, "trans_a"), tb = read_transpose(trans_b, "trans_b");
+  check_dim(m, "m");
+  check_dim(n, "n");
+  check_dim(k, "k");
+  check_batch_count(count);
+  check_zero_point_a(za, a_signed);
+  check_zero_points_b(zb, zb_count, n);
+  const gemm::Epilogue e = read_epilogue(epilogue, n);
+  if (count == 0) return;
+  Q8_CHECK_NOT_NULL(a);
+  Q8_CHECK_NOT_NULL(b);
+  Q8_CHECK_NOT_NULL(c);
+  const bool a_empty = m == 0 || k == 0, b_empty = k == 0 || n == 0, c_empty = m == 0 || n == 0;
+  std::vector<gemm::AView> av(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    av[size_t(i)] = read_a(a_empty ? a[i] : entry(a, i, "a"), lda, ta, a_signed, za, m, k);
+    check_matrix(b_empty ? b[i] : entry(b, i, "b"), "b", tb ? n : k, tb ? k : n, ldb, "ldb", 1);
+    check_matrix(c_empty ? c[i] : entry(c, i, "c"), "c", m, n, ldc, "ldc", q8_dtype_size(e.out));
+  }
+  gemm::for_each_batch(count, ops(m, n, k), [&](int64_t i) {
+    one_unpacked(av[size_t(i)], m, n, k, b[i], ldb, tb, zb, zb_count, e, c[i], ldc);
+  });
+}
+
+void strided_unpacked(const q8_transpose &trans_a, const q8_transpose &trans_b, int64_t m, int64_t n, int64_t k,
+                      const void *a, int64_t lda, int64_t stride_a, int32_t za, bool a_signed, const int8_t *b,
+                      int64_t ldb, int64_t stride_b, const int32_t *zb, size_t zb_count,
+                      const q8_gemm_epilogue *epilogue, void *c, int64_t ldc, int64_t stride_c, int64_t count) {
+  const bool ta = read_transpose(trans_a, "trans_a"), tb = read_transpose(trans_b, "trans_b");
+  check_dim(m, "m");
+  check_dim(n, "n");
+  check_dim(k, "k");
+  check_batch_count(count);
+  const gemm::AView av0 = read_a(a, lda, ta, a_signed, za, m, k);
+  check_strided(a, "a", ta ? k : m, ta ? m : k, lda, "lda", 1, stride_a, "stride_a", count);
+  check_strided(b, "b", tb ? n : k, tb ? k : n, ldb, "ldb", 1, stride_b, "stride_b", count);
+  check_zero_points_b(zb, zb_count, n);
+  const gemm::Epilogue e = read_epilogue(epilogue, n);
+  const size_t es = q8_dtype_size(e.out);
+  check_strided(c, "c", m, n, ldc, "ldc", es, stride_c, "stride_c", count);
+  if (count > 1 && m > 0 && n > 0 && stride_c < (m - 1) * ldc + n)
+    fail(Q8_ERR_SHAPE, "stride_c = " + to_string(stride_c) + " is less than (m - 1) * ldc + n = " +
+                           to_string((m - 1) * ldc + n) + ": the C matrices would overlap");
+  if (count == 0 || m == 0 || n == 0) return;
+  auto a_at = [&](int64_t i) {
+    gemm::AView v = av0;
+    v.a += i * stride_a;
+    return v;
+  };
+  auto c_at = [&](int64_t i) { return static_cast<unsigned char *>(c) + size_t(i * stride_c) * es; };
+  if (stride_b == 0 && count > 1 && active_isa() != Q8_ISA_SCALAR) {  // one B: pack it once
+    gemm::Packed p;
+    gemm::pack_b(p, tb, k, n, b, ldb, zb, zb_count);
+    gemm::for_each_batch(count, ops(m, n, k), [&](int64_t i) { gemm::run(a_at(i), m, p, e, c_at(i), ldc); });
+    return;
+  }
+  gemm::for_each_batch(count, ops(m, n, k), [&](int64_t i) {
+    one_unpacked(a_at(i), m, n, k, b + i * stride_b, ldb, tb, zb, zb_count, e, c_at(i), ldc);
+  });
+}
+
+void batched_packed(const q8_transpose &trans_a, int64_t m, const void *const *a, int64_t lda, int32_t za,
+                    bool a_signed, const q8_gemm_packed *const *b, const q8_gemm_epilogue *epilogue,
+                    void *const *c, int64_t ldc, int64_t count) {
+  const bool ta = read_transpose(trans_a, "trans_a");
+  check_dim(m, "m");
+  check_batch_count(count);
+  check_zero_point_a(za, a_signed);
+  if (count == 0) return;
+  Q8_CHECK_NOT_NULL(a);
+  Q8_CHECK_NOT_NULL(b);
+  Q8_CHECK_NOT_NULL(c);
+  const q8_gemm_packed *b0 = entry(b, 0, "b");
+  const int64_t n = b0->impl.n, k = b0->impl.k;
+  const gemm::Epilogue e = read_epilogue(epilogue, n);
+  const bool a_empty = m == 0 || k == 0, c_empty = m == 0 || n == 0;
+  std::vector<gemm::AView> av(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const q8_gemm_packed *bi = entry(b, i, "b");
+    if (bi->impl.k != k || bi->impl.n != n)
+      fail(Q8_ERR_SHAPE, "b[" + to_string(i) + "] is " + to_string(bi->impl.k) + " x " + to_string(bi->impl.n) +
+                             ", b[0] is " + to_string(k) + " x " + to_string(n));
+    av[size_t(i)] = read_a(a_empty ? a[i] : entry(a, i, "a"), lda, ta, a_signed, za, m, k);
+    check_matrix(c_empty ? c[i] : entry(c, i, "c"), "c", m, n, ldc, "ldc", q8_dtype_size(e.out));
+  }
+  gemm::for_each_batch(count, ops(m, n, k),
+                       [&](int64_t i) { gemm::run(av[size_t(i)], m, b[i]->impl, e, c[i], ldc); });
+}
+
+void strided_packed(const q8_transpose &trans_a, int64_t m, const void *a, int64_t lda, int64_t stride_a,
+                    int32_t za, bool a_signed, const q8_gemm_packed *b, const q8_gemm_epilogue *epilogue, void *c,
+                    int64_t ldc, int64_t stride_c, int64_t count) {
+  const bool ta = read_transpose(trans_a, "trans_a");
+  check_dim(m, "m");
+  check_batch_count(count);
+  Q8_CHECK_NOT_NULL(b);
+  const int64_t n = b->impl.n, k = b->impl.k;
+  const gemm::AView av0 = read_a(a, lda, ta, a_signed, za, m, k);
+  check_strided(a, "a", ta ? k : m, ta ? m : k, lda, "lda", 1, stride_a, "stride_a", count);
+  const gemm::Epilogue e = read_epilogue(epilogue, n);
+  const size_t es = q8_dtype_size(e.out);
+  check_strided(c, "c", m, n, ldc, "ldc", es, stride_c, "stride_c", count);
+  if (count > 1 && m > 0 && n > 0 && stride_c < (m - 1) * ldc + n)
+    fail(Q8_ERR_SHAPE, "stride_c = " + to_string(stride_c) + " is less than (m - 1) * ldc + n = " +
+                           to_string((m - 1) * ldc + n) + ": the C matrices would overlap");
+  if (count == 0) return;
+  gemm::for_each_batch(count, ops(m, n, k), [&](int64_t i) {
+    gemm::AView v = av0;
+    v.a += i * stride_a;
+    gemm::run(v, m, b->impl, e, static_cast<unsigned char *>(c) + size_t(i * stride_c) * es, ldc);
+  });
+}
+
+void check_int(int64_t v, const char *name) {
+  if (v > INT_MAX)
+    fail(Q8_ERR_SHAPE, std::string(name) + " = " + to_string(v) + " exceeds OpenBLAS's int range");
+}
+
+}  // namespace
+
+extern "C" {
+
+q8_status q8_gemm_u8s8_batched(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                               const uint8_t *const *a, int64_t lda, int32_t a_zero_point, const int8_t *const *b,
+                               int64_t ldb, const int32_t *b_zero_points, size_t b_zero_point_count,
+                               const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc, int64_t batch_count) {
+  return guard(__func__, [&] {
+    batched_unpacked(trans_a, trans_b, m, n, k, reinterpret_cast<const void *const *>(a), lda, a_zero_point, false,
+                     b, ldb, b_zero_points, b_zero_point_count, epilogue, c, ldc, batch_count);
+  });
+}
+
+q8_status q8_gemm_s8s8_batched(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                               const int8_t *const *a, int64_t lda, int32_t a_zero_point, const int8_t *const *b,
+                               int64_t ldb, const int32_t *b_zero_points, size_t b_zero_point_count,
+                               const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc, int64_t batch_count) {
+  return guard(__func__, [&] {
+    batched_unpacked(trans_a, trans_b, m, n, k, reinterpret_cast<const void *const *>(a), lda, a_zero_point, true,
+                     b, ldb, b_zero_points, b_zero_point_count, epilogue, c, ldc, batch_count);
+  });
+}
+
+q8_status q8_gemm_u8s8_strided_batched(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                       const uint8_t *a, int64_t lda, int64_t stride_a, int32_t a_zero_point,
+                                       const int8_t *b, int64_t ldb, int64_t stride_b, const int32_t *b_zero_points,
+                                       size_t b_zero_point_count, const q8_gemm_epilogue *epilogue, void *c,
+                                       int64_t ldc, int64_t stride_c, int64_t batch_count) {
+  return guard(__func__, [&] {
+    strided_unpacked(trans_a, trans_b, m, n, k, a, lda, stride_a, a_zero_point, false, b, ldb, stride_b,
+                     b_zero_points, b_zero_point_count, epilogue, c, ldc, stride_c, batch_count);
+  });
+}
+
+q8_status q8_gemm_s8s8_strided_batched(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                       const int8_t *a, int64_t lda, int64_t stride_a, int32_t a_zero_point,
+                                       const int8_t *b, int64_t ldb, int64_t stride_b, const int32_t *b_zero_points,
+                                       size_t b_zero_point_count, const q8_gemm_epilogue *epilogue, void *c,
+                                       int64_t ldc, int64_t stride_c, int64_t batch_count) {
+  return guard(__func__, [&] {
+    strided_unpacked(trans_a, trans_b, m, n, k, a, lda, stride_a, a_zero_point, true, b, ldb, stride_b,
+                     b_zero_points, b_zero_point_count, epilogue, c, ldc, stride_c, batch_count);
+  });
+}
+
+q8_status q8_gemm_u8s8_packed_batched(q8_transpose trans_a, int64_t m, const uint8_t *const *a, int64_t lda,
+                                      int32_t a_zero_point, const q8_gemm_packed *const *b,
+                                      const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc,
+                                      int64_t batch_count) {
+  return guard(__func__, [&] {
+    batched_packed(trans_a, m, reinterpret_cast<const void *const *>(a), lda, a_zero_point, false, b, epilogue, c,
+                   ldc, batch_count);
+  });
+}
+
+q8_status q8_gemm_s8s8_packed_batched(q8_transpose trans_a, int64_t m, const int8_t *const *a, int64_t lda,
+                                      int32_t a_zero_point, const q8_gemm_packed *const *b,
+                                      const q8_gemm_epilogue *epilogue, void *const *c, int64_t ldc,
+                                      int64_t batch_count) {
+  return guard(__func__, [&] {
+    batched_packed(trans_a, m, reinterpret_cast<const void *const *>(a), lda, a_zero_point, true, b, epilogue, c,
+                   ldc, batch_count);
+  });
+}
+
+q8_status q8_gemm_u8s8_packed_strided_batched(q8_transpose trans_a, int64_t m, const uint8_t *a, int64_t lda,
+                                              int64_t stride_a, int32_t a_zero_point, const q8_gemm_packed *b,
+                                              const q8_gemm_epilogue *epilogue, void *c, int64_t ldc,
+                                              int64_t stride_c, int64_t batch_count) {
+  return guard(__func__, [&] {
+    strided_packed(trans_a, m, a, lda, stride_a, a_zero_point, false, b, epilogue, c, ldc, stride_c, batch_count);
+  });
+}
+
+q8_status q8_gemm_s8s8_packed_strided_batched(q8_transpose trans_a, int64_t m, const int8_t *a, int64_t lda,
+                                              int64_t stride_a, int32_t a_zero_point, const q8_gemm_packed *b,
+                                              const q8_gemm_epilogue *epilogue, void *c, int64_t ldc,
+                                              int64_t stride_c, int64_t batch_count) {
+  return guard(__func__, [&] {
+    strided_packed(trans_a, m, a, lda, stride_a, a_zero_point, true, b, epilogue, c, ldc, stride_c, batch_count);
+  });
+}
+
+q8_status q8_gemm_f32(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                      int64_t ldc) {
+  return guard(__func__, [&] {
+    const bool ta = read_transpose(trans_a, "trans_a"), tb = read_transpose(trans_b, "trans_b");
+    check_dim(m, "m");
+    check_dim(n, "n");
+    check_dim(k, "k");
+    check_matrix(a, "a", ta ? k : m, ta ? m : k, lda, "lda", sizeof(float));
+    check_matrix(b, "b", tb ? n : k, tb ? k : n, ldb, "ldb", sizeof(float));
+    check_matrix(c, "c", m, n, ldc, "ldc", sizeof(float));
+    check_int(m, "m");
+    check_int(n, "n");
+    check_int(k, "k");
+    check_int(lda, "lda");
+    check_int(ldb, "ldb");
+    check_int(ldc, "ldc");
+    if (m == 0 || n == 0) return;
+    gemm::sgemm_f32(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  });
+}
+
+const char *q8_gemm_f32_backend(void) { return gemm::f32_backend(); }
+
+}  // extern "C"

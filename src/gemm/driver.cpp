@@ -58,9 +58,19 @@ inline uint8_t a_at(const AView &a, int64_t i, int64_t q) {
 
 const Kernels kScalarKernels = {micro_scalar, epilogue_row_impl};
 
+#if defined(__x86_64__)
+extern const Kernels kAvx2Kernels;  // kernels/avx2.cpp: exact without VNNI
+#elif defined(__aarch64__)
+extern const Kernels kNeonKernels;  // kernels/neon.cpp
+#endif
+
 const Kernels &active_kernels() noexcept {
 #if defined(__x86_64__)
-  if (active_isa() == Q8_ISA_AVX512_VNNI) return kVnniKernels;
+  const q8_isa isa = active_isa();
+  if (isa == Q8_ISA_AVX512_VNNI) return kVnniKernels;
+  if (isa == Q8_ISA_AVX2 || isa == Q8_ISA_AVX512) return kAvx2Kernels;
+#elif defined(__aarch64__)
+  if (active_isa() == Q8_ISA_NEON) return kNeonKernels;
 #endif
   return kScalarKernels;
 }
