@@ -47,3 +47,30 @@ void *tensor_data(const q8_tensor *t) {
   Q8_OK_OR_FAIL(q8_tensor_data(t, &p));
   return p;
 }
+
+/* ---- integer requantization, written plainly from gemmlowp's and TFLite's definitions ------ */
+
+/* round(a * b / 2^31) with ties toward +infinity: floor((ab + 2^30) / 2^31); MIN * MIN -> MAX. */
+int32_t ref_high_mul(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  const int64_t ab = (int64_t)a * b;
+  const int64_t num = ab + ((int64_t)1 << 30);
+  return (int32_t)(num >= 0 ? num / ((int64_t)1 << 31) : -((-num + ((int64_t)1 << 31) - 1) / ((int64_t)1 << 31)));
+}
+
+/* x / 2^e rounded to nearest, ties away from zero. */
+int32_t ref_div_pot(int32_t x, int e) {
+  if (e == 0) return x;
+  const int64_t half = (int64_t)1 << (e - 1);
+  const int64_t ax = x < 0 ? -(int64_t)x : (int64_t)x;
+  const int64_t q = (ax + half) >> e;
+  return (int32_t)(x < 0 ? -q : q);
+}
+
+int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift) {
+  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  int64_t v = (int64_t)x * ((int64_t)1 << left);
+  if (v > INT32_MAX) v = INT32_MAX;
+  if (v < INT32_MIN) v = INT32_MIN;
+  return ref_div_pot(ref_high_mul((int32_t)v, mult), right);
+}

@@ -39,4 +39,12 @@ size_t supported_isas(q8_isa out[8]);
 q8_tensor *make_tensor(q8_dtype dt, const int64_t *shape, size_t rank);
 void *tensor_data(const q8_tensor *t);
 
+/* The reference epilogue arithmetic for the GEMM and conv suites, written from the definitions
+ * (not from q8's code): round(a * b / 2^31) with ties toward +infinity and MIN * MIN -> MAX;
+ * x / 2^e to nearest, ties away from zero; TFLite's MultiplyByQuantizedMultiplier with a
+ * saturating left shift. */
+int32_t ref_high_mul(int32_t a, int32_t b);
+int32_t ref_div_pot(int32_t x, int e);
+int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
+
 #endif

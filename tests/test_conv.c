@@ -9,29 +9,7 @@
 
 #include "support.h"
 
-/* ---- the epilogue, as test_gemm.c states it ------------------------------------------------ */
-
-static int32_t t_high_mul(int32_t a, int32_t b) {
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  const int64_t num = (int64_t)a * b + ((int64_t)1 << 30);
-  return (int32_t)(num >= 0 ? num / ((int64_t)1 << 31) : -((-num + ((int64_t)1 << 31) - 1) / ((int64_t)1 << 31)));
-}
-
-static int32_t t_div_pot(int32_t x, int e) {
-  if (e == 0) return x;
-  const int64_t half = (int64_t)1 << (e - 1);
-  const int64_t ax = x < 0 ? -(int64_t)x : (int64_t)x;
-  const int64_t q = (ax + half) >> e;
-  return (int32_t)(x < 0 ? -q : q);
-}
-
-static int32_t t_mbqm(int32_t x, int32_t mult, int32_t shift) {
-  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  int64_t v = (int64_t)x * ((int64_t)1 << left);
-  if (v > INT32_MAX) v = INT32_MAX;
-  if (v < INT32_MIN) v = INT32_MIN;
-  return t_div_pot(t_high_mul((int32_t)v, mult), right);
-}
+/* ---- the epilogue, as test_gemm.c states it (reference requantization in support.c) -------- */
 
 /* Writes element `at` of the output from the int32 t of channel o. */
 static void t_epilogue(const q8_gemm_epilogue *ep, int32_t t, int64_t o, void *out, size_t at) {
@@ -46,7 +24,7 @@ static void t_epilogue(const q8_gemm_epilogue *ep, int32_t t, int64_t o, void *o
     const int32_t qmin = ep->qmin > lo ? ep->qmin : lo, qmax = ep->qmax < hi ? ep->qmax : hi;
     double v;
     if (ep->kind == Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED) {
-      v = (double)t_mbqm(t, ep->multiplier[ch], ep->shift[ch]) + ep->zero_point;
+      v = (double)ref_multiply_by_quantized_multiplier(t, ep->multiplier[ch], ep->shift[ch]) + ep->zero_point;
     } else {
       const float f = (float)t * ep->scale[ch];
       v = isinf(f) ? (double)f : nearbyint((double)f) + ep->zero_point;

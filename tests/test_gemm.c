@@ -10,30 +10,6 @@
 
 /* ---- the reference ------------------------------------------------------------------------- */
 
-/* round(a * b / 2^31) with ties toward +infinity: floor((ab + 2^30) / 2^31); MIN * MIN -> MAX. */
-static int32_t t_high_mul(int32_t a, int32_t b) {
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  const int64_t ab = (int64_t)a * b;
-  const int64_t num = ab + ((int64_t)1 << 30);
-  return (int32_t)(num >= 0 ? num / ((int64_t)1 << 31) : -((-num + ((int64_t)1 << 31) - 1) / ((int64_t)1 << 31)));
-}
-
-/* x / 2^e rounded to nearest, ties away from zero. */
-static int32_t t_div_pot(int32_t x, int e) {
-  if (e == 0) return x;
-  const int64_t half = (int64_t)1 << (e - 1);
-  const int64_t ax = x < 0 ? -(int64_t)x : (int64_t)x;
-  const int64_t q = (ax + half) >> e;
-  return (int32_t)(x < 0 ? -q : q);
-}
-
-static int32_t t_mbqm(int32_t x, int32_t mult, int32_t shift) {
-  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  int64_t v = (int64_t)x * ((int64_t)1 << left);
-  if (v > INT32_MAX) v = INT32_MAX;
-  if (v < INT32_MIN) v = INT32_MIN;
-  return t_div_pot(t_high_mul((int32_t)v, mult), right);
-}
 
 typedef struct {
   int64_t m, n, k;
@@ -73,7 +49,7 @@ static void reference(const problem *p, const void *a, const int8_t *b, void *c)
         const int32_t qmin = ep->qmin > lo ? ep->qmin : lo, qmax = ep->qmax < hi ? ep->qmax : hi;
         double v;
         if (ep->kind == Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED) {
-          v = (double)t_mbqm(t, ep->multiplier[ch], ep->shift[ch]) + ep->zero_point;
+          v = (double)ref_multiply_by_quantized_multiplier(t, ep->multiplier[ch], ep->shift[ch]) + ep->zero_point;
         } else {
           const float f = (float)t * ep->scale[ch];           /* one f32 multiply */
           v = isinf(f) ? (double)f : nearbyint((double)f) + ep->zero_point; /* ties to even */
