@@ -24,4 +24,5 @@
 #include "q8/fixed.h"
 #include "q8/gemm.h"
 #include "q8/conv.h"
+#include "q8/model.h"
 #endif

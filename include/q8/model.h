@@ -1,0 +1,155 @@
+/* q8 whole models: load an FP32 (or already quantized) ONNX model or a native .q8 file, quantize
+ * it after training (dynamic, static or weight-only), save it, and run it in FP32 or INT8.
+ *
+ *   q8_model    an immutable graph of tensors and operators with its weights. Loading checks it
+ *               completely (every tensor defined before use, shapes and dtypes consistent, every
+ *               operator supported with supported attributes); later calls never re-check.
+ *   q8_session  one model prepared for running: shapes resolved for a batch size, weights
+ *               packed once, activation buffers allocated. Not safe for concurrent use; create
+ *               one per thread (sessions of one model share its weights).
+ *
+ * Inputs and outputs are q8_tensor handles. A model input is usually f32 with a dynamic first
+ * dimension (the batch). Outputs of a run are borrowed from the session and stay valid until the
+ * next run or q8_session_destroy.
+ *
+ * Operators (ONNX names and semantics, opsets 11-17): Gemm, MatMul, Conv (groups and depthwise
+ * included), Add, Mul, Relu, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool,
+ * Flatten, Reshape, Transpose, Concat, Softmax, Identity, Dropout (inference: identity) and
+ * BatchNormalization (folded into the preceding Conv/Gemm when possible, else run as is); and the
+ * quantized forms QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul,
+ * QLinearConv, MatMulInteger, ConvInteger (ONNX numerics exactly: round half to even,
+ * saturation, per-axis parameters, default zero points).
+ */
+#ifndef Q8_MODEL_H
+#define Q8_MODEL_H
+
+#include "q8/common.h"
+#include "q8/observer.h"
+#include "q8/quant.h"
+#include "q8/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct q8_model q8_model;     /* opaque */
+typedef struct q8_session q8_session; /* opaque */
+
+/* ---- loading and saving ---------------------------------------------------------------- */
+
+/* Loads an ONNX file (FP32, QDQ or QOperator). Q8_ERR_IO if the file cannot be read,
+ * Q8_ERR_FORMAT for bytes that are not a valid ONNX model (the ONNX checker's message is kept),
+ * Q8_ERR_UNSUPPORTED naming the node and operator q8 cannot run. */
+Q8_API q8_status q8_model_load_onnx(const char *path, q8_model **out);
+/* The same from bytes in memory (copied as needed; the buffer may be freed after the call). */
+Q8_API q8_status q8_model_load_onnx_bytes(const void *data, size_t size, q8_model **out);
+
+/* Loads a .q8 file. The file is memory-mapped and its weights are used in place (not copied);
+ * every offset, count and checksum is verified first: Q8_ERR_FORMAT names what is wrong. */
+Q8_API q8_status q8_model_load(const char *path, q8_model **out);
+/* The same from bytes in memory, which are copied. */
+Q8_API q8_status q8_model_load_bytes(const void *data, size_t size, q8_model **out);
+
+/* Writes a .q8 file atomically: to a temporary file in the same directory, flushed, then renamed
+ * over `path`; on failure `path` is untouched. */
+Q8_API q8_status q8_model_save(const q8_model *model, const char *path);
+/* Serializes into a buffer the library allocates; free it with q8_free. */
+Q8_API q8_status q8_model_save_bytes(const q8_model *model, void **data, size_t *size);
+/* Frees memory that q8 allocated for the caller (q8_model_save_bytes, q8_model_describe).
+ * NULL is a no-op. */
+Q8_API void q8_free(void *p);
+
+Q8_API void q8_model_destroy(q8_model *model);
+
+/* ---- looking inside ---------------------------------------------------------------------- */
+
+Q8_API q8_status q8_model_input_count(const q8_model *model, size_t *count);
+Q8_API q8_status q8_model_output_count(const q8_model *model, size_t *count);
+/* Name of input/output `index`: a string owned by the model. */
+Q8_API q8_status q8_model_input_name(const q8_model *model, size_t index, const char **name);
+Q8_API q8_status q8_model_output_name(const q8_model *model, size_t index, const char **name);
+/* Element type and shape of input `index`; a dynamic dimension (the batch) reads as -1.
+ * `shape` has room for `capacity` dims; *rank receives the rank. */
+Q8_API q8_status q8_model_input_info(const q8_model *model, size_t index, q8_dtype *dtype,
+                                     int64_t *shape, size_t capacity, size_t *rank);
+/* Number of operators, and bytes of weights as stored (what the file spends on constants). */
+Q8_API q8_status q8_model_node_count(const q8_model *model, size_t *count);
+Q8_API q8_status q8_model_weight_bytes(const q8_model *model, size_t *bytes);
+/* A human-readable description (one line per operator: name, type, compute precision, input
+ * and output tensors with dtypes, shapes and quantization parameters; then totals), or JSON
+ * when `json` is non-zero. *text is allocated by q8; free it with q8_free. */
+Q8_API q8_status q8_model_describe(const q8_model *model, int json, char **text);
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+/* Prepares `model` for inputs whose dynamic dimensions take the value `batch` (>= 1). The model
+ * must outlive the session. */
+Q8_API q8_status q8_session_create(const q8_model *model, int64_t batch, q8_session **out);
+Q8_API void q8_session_destroy(q8_session *session);
+/* Runs the model. `inputs` holds one tensor per model input, in order, with the input's dtype and
+ * the session's shape (Q8_ERR_SHAPE / Q8_ERR_DTYPE name the input otherwise). */
+Q8_API q8_status q8_session_run(q8_session *session, const q8_tensor *const *inputs, size_t count);
+/* Output `index` of the last run (Q8_ERR_STATE before the first run), borrowed. */
+Q8_API q8_status q8_session_output(const q8_session *session, size_t index, const q8_tensor **out);
+/* Any named tensor of the last run (an intermediate activation, for feature extraction and
+ * layer-by-layer comparison), borrowed; Q8_ERR_INVALID_ARGUMENT if no tensor has that name. The
+ * value is what the model computes there: a quantized tensor carries its qparams. */
+Q8_API q8_status q8_session_tensor(const q8_session *session, const char *name, const q8_tensor **out);
+
+/* ---- post-training quantization ---------------------------------------------------------- */
+
+typedef enum q8_ptq_mode {
+  Q8_PTQ_DYNAMIC = 0,     /* weights INT8 per output channel; activations quantized per batch at
+                             run time (ranges measured on the batch), INT8 GEMM, f32 between ops */
+  Q8_PTQ_STATIC = 1,      /* weights INT8; activation ranges calibrated once with observers over
+                             calibration batches; INT8 from the first quantized op to the last */
+  Q8_PTQ_WEIGHT_ONLY = 2  /* weights stored INT8 (4x smaller), dequantized once when a session is
+                             prepared; compute in f32 */
+} q8_ptq_mode;
+
+/* Options; fill with q8_ptq_options_init, then change what you need. New fields are only
+ * appended; `struct_size` tells the library which fields the caller knows. */
+typedef struct q8_ptq_options {
+  size_t struct_size;
+  q8_ptq_mode mode;                  /* default Q8_PTQ_STATIC */
+  int per_channel;                   /* non-zero (default): one weight scale per output channel */
+  q8_scheme weight_scheme;           /* default Q8_SCHEME_SYMMETRIC_NARROW (s8 in [-127, 127]) */
+  q8_scheme activation_scheme;       /* default Q8_SCHEME_ASYMMETRIC_U8 */
+  q8_observer_kind observer;         /* static: activation observer, default Q8_OBSERVER_MINMAX */
+  double percentile;                 /* for Q8_OBSERVER_PERCENTILE, default 99.99 */
+  const char *const *keep_fp32;      /* names of nodes to leave in FP32 (borrowed for the call) */
+  size_t keep_fp32_count;
+  /* Called after each calibration batch and each quantized node with done <= total; return
+   * non-zero to cancel (the call then fails with Q8_ERR_STATE). NULL: no progress. */
+  int (*progress)(void *user, const char *stage, size_t done, size_t total);
+  void *progress_user;
+} q8_ptq_options;
+
+Q8_API q8_status q8_ptq_options_init(q8_ptq_options *options);
+
+/* Quantizes `model` (FP32) into a new model. Static mode needs calibration data: `batches`
+ * holds `batch_count` batches, each as one tensor per model input (batch b's input i is
+ * batches[b * input_count + i]); the other modes ignore it (pass NULL, 0). */
+Q8_API q8_status q8_model_quantize(const q8_model *model, const q8_ptq_options *options,
+                                   const q8_tensor *const *batches, size_t batch_count,
+                                   q8_model **out);
+
+/* Sensitivity analysis: for each quantizable node, quantizes that node alone (static, with
+ * `options`) and measures the error it causes at the model's first output over `batches` (the
+ * calibration batches are reused as evaluation data): the mean squared error relative to the
+ * mean square of the FP32 output. Results are sorted worst first; names are owned by the result.
+ * Free with q8_sensitivity_destroy. */
+typedef struct q8_sensitivity q8_sensitivity;
+Q8_API q8_status q8_model_sensitivity(const q8_model *model, const q8_ptq_options *options,
+                                      const q8_tensor *const *batches, size_t batch_count,
+                                      q8_sensitivity **out);
+Q8_API q8_status q8_sensitivity_count(const q8_sensitivity *s, size_t *count);
+Q8_API q8_status q8_sensitivity_get(const q8_sensitivity *s, size_t index, const char **node,
+                                    double *relative_error);
+Q8_API void q8_sensitivity_destroy(q8_sensitivity *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* Q8_MODEL_H */
