@@ -23,7 +23,8 @@ for arg in "$@"; do
 done
 
 # ---- packages ------------------------------------------------------------------------------
-packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev python3
+packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev
+          libonnx-dev libprotobuf-dev protobuf-compiler libflatbuffers-dev flatbuffers-compiler python3
           qemu-user g++-aarch64-linux-gnu)  # the last two: the NEON kernels under qemu
 ((fuzz)) && packages+=(clang libclang-rt-14-dev)
 missing=()

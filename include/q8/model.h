@@ -75,6 +75,14 @@ Q8_API q8_status q8_model_input_info(const q8_model *model, size_t index, q8_dty
 /* Number of operators, and bytes of weights as stored (what the file spends on constants). */
 Q8_API q8_status q8_model_node_count(const q8_model *model, size_t *count);
 Q8_API q8_status q8_model_weight_bytes(const q8_model *model, size_t *bytes);
+/* Node `index` (graph order): its name, domain ("" for ONNX), operator type and numbers of
+ * inputs/outputs; strings owned by the model. Any out-pointer may be NULL. */
+Q8_API q8_status q8_model_node_info(const q8_model *model, size_t index, const char **name,
+                                    const char **domain, const char **op, size_t *input_count,
+                                    size_t *output_count);
+/* Name of input / output `i` of node `index`; NULL for an omitted optional one. */
+Q8_API q8_status q8_model_node_input(const q8_model *model, size_t index, size_t i, const char **tensor);
+Q8_API q8_status q8_model_node_output(const q8_model *model, size_t index, size_t i, const char **tensor);
 /* A human-readable description (one line per operator: name, type, compute precision, input
  * and output tensors with dtypes, shapes and quantization parameters; then totals), or JSON
  * when `json` is non-zero. *text is allocated by q8; free it with q8_free. */

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "capi/guard.hpp"
+#include "q8/model.h"
 #include "model/describe.hpp"
 #include "model/graph.hpp"
 
@@ -22,6 +23,18 @@ const model::Value &io_value(const q8_model &m, bool input, size_t index) {
                                       std::to_string(index) + " is out of range (the model has " +
                                       std::to_string(ids.size()) + ")");
   return m.graph.values[ids[index]];
+}
+const model::Node &node_at(const q8_model &m, size_t index) {
+  if (index >= m.graph.nodes.size())
+    fail(Q8_ERR_INVALID_ARGUMENT, "node index " + std::to_string(index) + " is out of range (the model has " +
+                                      std::to_string(m.graph.nodes.size()) + " nodes)");
+  return m.graph.nodes[index];
+}
+const char *endpoint(const q8_model &m, const std::vector<int> &ids, size_t i, const char *what) {
+  if (i >= ids.size())
+    fail(Q8_ERR_INVALID_ARGUMENT, std::string(what) + " " + std::to_string(i) + " is out of range (the node has " +
+                                      std::to_string(ids.size()) + ")");
+  return ids[i] < 0 ? nullptr : m.graph.values[ids[i]].name.c_str();
 }
 char *dup_string(const std::string &s) {
   char *p = static_cast<char *>(std::malloc(s.size() + 1));
@@ -85,6 +98,34 @@ q8_status q8_model_node_count(const q8_model *model, size_t *count) {
   return guard(__func__, [&] {
     Q8_CHECK_NOT_NULL(count);
     *count = deref_model(model).graph.nodes.size();
+  });
+}
+
+q8_status q8_model_node_info(const q8_model *model, size_t index, const char **name, const char **domain,
+                             const char **op, size_t *input_count, size_t *output_count) {
+  return guard(__func__, [&] {
+    const model::Node &n = node_at(deref_model(model), index);
+    if (name) *name = n.name.c_str();
+    if (domain) *domain = n.domain.c_str();
+    if (op) *op = n.op.c_str();
+    if (input_count) *input_count = n.inputs.size();
+    if (output_count) *output_count = n.outputs.size();
+  });
+}
+
+q8_status q8_model_node_input(const q8_model *model, size_t index, size_t i, const char **tensor) {
+  return guard(__func__, [&] {
+    Q8_CHECK_NOT_NULL(tensor);
+    const q8_model &m = deref_model(model);
+    *tensor = endpoint(m, node_at(m, index).inputs, i, "input");
+  });
+}
+
+q8_status q8_model_node_output(const q8_model *model, size_t index, size_t i, const char **tensor) {
+  return guard(__func__, [&] {
+    Q8_CHECK_NOT_NULL(tensor);
+    const q8_model &m = deref_model(model);
+    *tensor = endpoint(m, node_at(m, index).outputs, i, "output");
   });
 }
 

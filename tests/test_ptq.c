@@ -1,0 +1,305 @@
+/* Whole-model post-training quantization on the bundled digits models, through the public API:
+ * every mode quantizes both models, keeps accuracy on the held-out split within bounds, shrinks
+ * the weights, and survives a .q8 round trip bit for bit. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "support.h"
+
+#define PIXELS 64
+#define MAX_ROWS 2000
+
+static float g_x[MAX_ROWS * PIXELS];
+static int g_y[MAX_ROWS];
+static size_t g_rows;
+
+static const char *data_dir(void) {
+  const char *d = getenv("Q8_TEST_DATA");
+  cr_assert(d != NULL, "Q8_TEST_DATA is not set");
+  return d;
+}
+
+static void load_digits(void) {
+  if (g_rows) return;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
+  gzFile f = gzopen(path, "rb");
+  cr_assert(f != NULL, "cannot open %s", path);
+  char line[4096];
+  while (gzgets(f, line, sizeof line)) {
+    char *p = line;
+    for (int j = 0; j <= PIXELS; ++j) {
+      double v = strtod(p, &p);
+      if (j < PIXELS) g_x[g_rows * PIXELS + j] = (float)(v / 16.0);
+      else g_y[g_rows] = (int)v;
+      if (*p == ',') ++p;
+    }
+    ++g_rows;
+    cr_assert(g_rows <= MAX_ROWS);
+  }
+  gzclose(f);
+  cr_assert_eq(g_rows, 1797);
+}
+
+static q8_model *load_bundled(const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/models/digits_%s.onnx", data_dir(), name);
+  q8_model *m = NULL;
+  Q8_OK_OR_FAIL(q8_model_load_onnx(path, &m));
+  return m;
+}
+
+/* Rows of one split, gathered: test (i % 4 == 0) or train. */
+static size_t gather(int test, float *x, int *y) {
+  size_t n = 0;
+  for (size_t i = 0; i < g_rows; ++i) {
+    if ((i % 4 == 0) != test) continue;
+    memcpy(x + n * PIXELS, g_x + i * PIXELS, PIXELS * sizeof(float));
+    y[n++] = g_y[i];
+  }
+  return n;
+}
+
+static int is_cnn(const q8_model *m) {
+  size_t rank = 0;
+  int64_t shape[8];
+  q8_dtype dt;
+  Q8_OK_OR_FAIL(q8_model_input_info(m, 0, &dt, shape, 8, &rank));
+  return rank == 4;
+}
+
+static q8_tensor *wrap_rows(const q8_model *m, float *x, size_t n) {
+  int64_t s2[2] = {(int64_t)n, PIXELS}, s4[4] = {(int64_t)n, 1, 8, 8};
+  q8_tensor *t = NULL;
+  if (is_cnn(m)) Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, s4, 4, x, n * PIXELS * sizeof(float), &t));
+  else Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, s2, 2, x, n * PIXELS * sizeof(float), &t));
+  return t;
+}
+
+/* Logits of all n rows (batch 64, last batch smaller) into out[n * 10]. */
+static void run_all(const q8_model *m, float *x, size_t n, float *out) {
+  for (size_t first = 0; first < n; first += 64) {
+    size_t b = n - first < 64 ? n - first : 64;
+    q8_session *s = NULL;
+    Q8_OK_OR_FAIL(q8_session_create(m, (int64_t)b, &s));
+    q8_tensor *in = wrap_rows(m, x + first * PIXELS, b);
+    const q8_tensor *ins[1] = {in};
+    Q8_OK_OR_FAIL(q8_session_run(s, ins, 1));
+    const q8_tensor *y = NULL;
+    Q8_OK_OR_FAIL(q8_session_output(s, 0, &y));
+    q8_dtype dt;
+    Q8_OK_OR_FAIL(q8_tensor_dtype(y, &dt));
+    cr_assert_eq(dt, Q8_DTYPE_F32, "quantized models end in f32 logits");
+    memcpy(out + first * 10, tensor_data(y), b * 10 * sizeof(float));
+    q8_tensor_destroy(in);
+    q8_session_destroy(s);
+  }
+}
+
+static double accuracy(const q8_model *m) {
+  static float x[MAX_ROWS * PIXELS], logits[MAX_ROWS * 10];
+  static int y[MAX_ROWS];
+  size_t n = gather(1, x, y);
+  run_all(m, x, n, logits);
+  size_t ok = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int best = 0;
+    for (int c = 1; c < 10; ++c)
+      if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
+    ok += best == y[i];
+  }
+  return 100.0 * (double)ok / (double)n;
+}
+
+/* Calibration batches of 64 training rows; returns the count. */
+static float g_train[MAX_ROWS * PIXELS];
+static int g_train_y[MAX_ROWS];
+static size_t make_batches(const q8_model *m, q8_tensor **batches, size_t max_batches) {
+  size_t n = gather(0, g_train, g_train_y), k = 0;
+  for (size_t first = 0; first < n && k < max_batches; first += 64)
+    batches[k++] = wrap_rows(m, g_train + first * PIXELS, n - first < 64 ? n - first : 64);
+  return k;
+}
+
+static q8_model *quantize(const q8_model *m, q8_ptq_mode mode, int per_channel) {
+  q8_tensor *batches[32];
+  size_t nb = make_batches(m, batches, 32);
+  q8_ptq_options o;
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  o.mode = mode;
+  o.per_channel = per_channel;
+  q8_model *q = NULL;
+  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
+  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  return q;
+}
+
+static size_t weight_bytes(const q8_model *m) {
+  size_t b = 0;
+  Q8_OK_OR_FAIL(q8_model_weight_bytes(m, &b));
+  return b;
+}
+
+/* Bounds: static per-channel within 0.5 points of FP32 (the issue's target), the other modes
+ * within 1.5 points; static weights at most 0.27x the FP32 bytes, dynamic/weight-only too. */
+static void check_mode(const char *name, q8_ptq_mode mode, int per_channel, double max_drop) {
+  load_digits();
+  q8_model *m = load_bundled(name);
+  q8_model *q = quantize(m, mode, per_channel);
+  const double a32 = accuracy(m), a8 = accuracy(q);
+  const double ratio = (double)weight_bytes(q) / (double)weight_bytes(m);
+  cr_log_info("%s mode %d per_channel %d: fp32 %.2f%% int8 %.2f%% weights %.3fx", name, mode, per_channel, a32, a8, ratio);
+  cr_expect(a32 - a8 <= max_drop, "%s mode %d: accuracy %.2f%% -> %.2f%%", name, mode, a32, a8);
+  cr_expect(ratio <= 0.27, "%s mode %d: weights %.3fx of FP32", name, mode, ratio);
+  q8_model_destroy(q);
+  q8_model_destroy(m);
+}
+
+Test(ptq, mlp_static_per_channel) { check_mode("mlp", Q8_PTQ_STATIC, 1, 0.5); }
+Test(ptq, cnn_static_per_channel) { check_mode("cnn", Q8_PTQ_STATIC, 1, 0.5); }
+Test(ptq, mlp_static_per_tensor) { check_mode("mlp", Q8_PTQ_STATIC, 0, 1.5); }
+Test(ptq, cnn_static_per_tensor) { check_mode("cnn", Q8_PTQ_STATIC, 0, 1.5); }
+Test(ptq, mlp_dynamic) { check_mode("mlp", Q8_PTQ_DYNAMIC, 1, 1.0); }
+Test(ptq, cnn_dynamic) { check_mode("cnn", Q8_PTQ_DYNAMIC, 1, 1.0); }
+Test(ptq, mlp_weight_only) { check_mode("mlp", Q8_PTQ_WEIGHT_ONLY, 1, 1.0); }
+Test(ptq, cnn_weight_only) { check_mode("cnn", Q8_PTQ_WEIGHT_ONLY, 1, 1.0); }
+
+/* Saving and loading a quantized model changes nothing: same bytes, same outputs bit for bit. */
+Test(ptq, q8_round_trip_is_exact) {
+  load_digits();
+  q8_model *m = load_bundled("cnn");
+  q8_model *q = quantize(m, Q8_PTQ_STATIC, 1);
+  void *bytes = NULL;
+  size_t size = 0;
+  Q8_OK_OR_FAIL(q8_model_save_bytes(q, &bytes, &size));
+  q8_model *back = NULL;
+  Q8_OK_OR_FAIL(q8_model_load_bytes(bytes, size, &back));
+  void *bytes2 = NULL;
+  size_t size2 = 0;
+  Q8_OK_OR_FAIL(q8_model_save_bytes(back, &bytes2, &size2));
+  cr_assert_eq(size, size2);
+  cr_assert(memcmp(bytes, bytes2, size) == 0, "re-saved bytes differ");
+  static float x[MAX_ROWS * PIXELS], a[MAX_ROWS * 10], b[MAX_ROWS * 10];
+  static int y[MAX_ROWS];
+  size_t n = gather(1, x, y);
+  run_all(q, x, n, a);
+  run_all(back, x, n, b);
+  cr_assert(memcmp(a, b, n * 10 * sizeof(float)) == 0, "outputs differ after the round trip");
+  q8_free(bytes);
+  q8_free(bytes2);
+  q8_model_destroy(back);
+  q8_model_destroy(q);
+  q8_model_destroy(m);
+}
+
+static int describe_has(const q8_model *m, const char *needle) {
+  char *text = NULL;
+  Q8_OK_OR_FAIL(q8_model_describe(m, 0, &text));
+  int found = strstr(text, needle) != NULL;
+  q8_free(text);
+  return found;
+}
+
+/* Static mode turns the CNN's convolutions and linears into QLinearConv / QGemm, and keeps a
+ * node named in keep_fp32 as it was. */
+Test(ptq, static_graph_and_keep_fp32) {
+  load_digits();
+  q8_model *m = load_bundled("mlp");
+  q8_tensor *batches[4];
+  size_t nb = make_batches(m, batches, 4);
+  size_t nodes = 0;
+  Q8_OK_OR_FAIL(q8_model_node_count(m, &nodes));
+  const char *last = NULL, *op = NULL;
+  for (size_t k = 0; k < nodes; ++k) {
+    const char *name = NULL;
+    Q8_OK_OR_FAIL(q8_model_node_info(m, k, &name, NULL, &op, NULL, NULL));
+    if (strcmp(op, "Gemm") == 0) last = name;
+  }
+  cr_assert(last != NULL);
+  q8_ptq_options o;
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  const char *keep[1] = {last};
+  o.keep_fp32 = keep;
+  o.keep_fp32_count = 1;
+  q8_model *q = NULL;
+  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
+  cr_assert(describe_has(q, "QGemm"));
+  size_t qn = 0;
+  Q8_OK_OR_FAIL(q8_model_node_count(q, &qn));
+  int kept = 0;
+  for (size_t k = 0; k < qn; ++k) {
+    const char *name = NULL;
+    Q8_OK_OR_FAIL(q8_model_node_info(q, k, &name, NULL, &op, NULL, NULL));
+    if (strcmp(name, last) == 0) kept = strcmp(op, "Gemm") == 0;
+  }
+  cr_assert(kept, "node %s should have stayed an FP32 Gemm", last);
+  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  q8_model_destroy(q);
+  q8_model_destroy(m);
+}
+
+/* Sensitivity ranks every quantizable node, worst first, with finite non-negative errors. */
+Test(ptq, sensitivity_ranks_nodes) {
+  load_digits();
+  q8_model *m = load_bundled("cnn");
+  q8_tensor *batches[4];
+  size_t nb = make_batches(m, batches, 4);
+  q8_sensitivity *s = NULL;
+  Q8_OK_OR_FAIL(q8_model_sensitivity(m, NULL, (const q8_tensor *const *)batches, nb, &s));
+  size_t n = 0;
+  Q8_OK_OR_FAIL(q8_sensitivity_count(s, &n));
+  cr_assert_eq(n, 5, "3 convolutions and 2 linears, got %zu", n);
+  double prev = INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    const char *node = NULL;
+    double e = -1;
+    Q8_OK_OR_FAIL(q8_sensitivity_get(s, i, &node, &e));
+    cr_assert(node && *node);
+    cr_assert(isfinite(e) && e >= 0 && e <= prev, "row %zu: %g after %g", i, e, prev);
+    prev = e;
+  }
+  Q8_EXPECT_STATUS(q8_sensitivity_get(s, n, NULL, NULL), Q8_ERR_INVALID_ARGUMENT);
+  q8_sensitivity_destroy(s);
+  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  q8_model_destroy(m);
+}
+
+Test(ptq, bad_input) {
+  load_digits();
+  q8_model *m = load_bundled("mlp");
+  q8_model *q = NULL;
+  q8_ptq_options o;
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  /* Static mode without calibration data. */
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, &q), Q8_ERR_INVALID_ARGUMENT);
+  Q8_EXPECT_STATUS(q8_model_quantize(NULL, &o, NULL, 0, &q), Q8_ERR_INVALID_ARGUMENT);
+  o.mode = Q8_PTQ_DYNAMIC;
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, NULL), Q8_ERR_INVALID_ARGUMENT);
+  int bad_mode = 7;
+  memcpy(&o.mode, &bad_mode, sizeof bad_mode);
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, &q), Q8_ERR_INVALID_ARGUMENT);
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  o.mode = Q8_PTQ_DYNAMIC;
+  o.weight_scheme = Q8_SCHEME_ASYMMETRIC_U8;
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, &q), Q8_ERR_UNSUPPORTED);
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  o.struct_size = 3;
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, &q), Q8_ERR_INVALID_ARGUMENT);
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  o.keep_fp32_count = 2;
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, NULL, 0, &q), Q8_ERR_INVALID_ARGUMENT);
+  /* A calibration batch of the wrong shape names the problem. */
+  float junk[3 * 5] = {0};
+  int64_t shape[2] = {3, 5};
+  q8_tensor *t = NULL;
+  Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, shape, 2, junk, sizeof junk, &t));
+  const q8_tensor *b[1] = {t};
+  Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
+  Q8_EXPECT_STATUS(q8_model_quantize(m, &o, b, 1, &q), Q8_ERR_SHAPE);
+  cr_assert(q == NULL, "no model on failure");
+  q8_tensor_destroy(t);
+  q8_model_destroy(m);
+}
