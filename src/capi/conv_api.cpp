@@ -137,6 +137,18 @@ int64_t read_group(int64_t group, const conv::Geometry &g) {
   return group;
 }
 
+// dst (cols x rows) = src (rows x cols)^T, in 32 x 32 tiles so both sides stay in cache.
+template <class T>
+void transpose_matrix(const T *src, T *dst, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t cc = c0; cc < c1; ++cc) dst[cc * rows + r] = src[r * cols + cc];
+    }
+}
+
 void transpose4(const q8_dtype &dtype, int64_t n, int64_t c, int64_t h, int64_t w, const void *src, void *dst,
                 bool to_nhwc) {
   const int dt = enum_bits(dtype);
@@ -151,15 +163,16 @@ void transpose4(const q8_dtype &dtype, int64_t n, int64_t c, int64_t h, int64_t 
   if (total == 0) return;
   Q8_CHECK_NOT_NULL(src);
   Q8_CHECK_NOT_NULL(dst);
-  const auto *s = static_cast<const unsigned char *>(src);
-  auto *d = static_cast<unsigned char *>(dst);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p) {
-        const int64_t nchw = (b * c + ch) * hw + p, nhwc = (b * hw + p) * c + ch;
-        const int64_t from = to_nhwc ? nchw : nhwc, to = to_nhwc ? nhwc : nchw;
-        std::memcpy(d + size_t(to) * es, s + size_t(from) * es, es);
-      }
+  for (int64_t b = 0; b < n; ++b) {
+    // One image is a (c x hw) <-> (hw x c) matrix transpose.
+    const int64_t rows = to_nhwc ? c : hw, cols = to_nhwc ? hw : c;
+    const size_t off = size_t(b * c * hw) * es;
+    if (es == 1)
+      transpose_matrix(static_cast<const uint8_t *>(src) + off, static_cast<uint8_t *>(dst) + off, rows, cols);
+    else
+      transpose_matrix(reinterpret_cast<const uint32_t *>(static_cast<const unsigned char *>(src) + off),
+                       reinterpret_cast<uint32_t *>(static_cast<unsigned char *>(dst) + off), rows, cols);
+  }
 }
 
 }  // namespace

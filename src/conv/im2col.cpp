@@ -10,12 +10,26 @@ void im2col(const Geometry &g, const uint8_t *image, uint8_t pad, int64_t group,
             uint8_t *col, int64_t ldcol) {
   const size_t cg = size_t(g.cg);
   const uint8_t *base = image + group * g.cg;
+  const bool contiguous_rows = g.cg == g.in_ch && g.stride_w == 1 && g.dilation_w == 1;
+  const size_t run = size_t(g.kw) * cg;
   for (int64_t r = row0; r < row1; ++r) {
     const int64_t y = r / g.out_w, x = r % g.out_w;
     uint8_t *dst = col + (r - row0) * ldcol;
+    const int64_t ix0 = x * g.stride_w - g.pad_left;
+    // With unit stride and dilation along x and one group, a kernel row inside the image is one
+    // contiguous run of kw * in_ch bytes: one copy instead of kw small ones.
+    const bool contiguous = contiguous_rows && ix0 >= 0 && ix0 + g.kw <= g.in_w;
     for (int64_t ky = 0; ky < g.kh; ++ky) {
       const int64_t iy = y * g.stride_h - g.pad_top + ky * g.dilation_h;
       const bool row_in = iy >= 0 && iy < g.in_h;
+      if (contiguous) {
+        if (row_in)
+          std::memcpy(dst, base + (iy * g.in_w + ix0) * g.in_ch, run);
+        else
+          std::memset(dst, pad, run);
+        dst += run;
+        continue;
+      }
       for (int64_t kx = 0; kx < g.kw; ++kx, dst += cg) {
         const int64_t ix = x * g.stride_w - g.pad_left + kx * g.dilation_w;
         if (row_in && ix >= 0 && ix < g.in_w)

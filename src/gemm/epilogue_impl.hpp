@@ -11,32 +11,35 @@
 namespace q8::gemm {
 namespace {
 
-// Round half to even for |v| < 2^23 (larger floats are integers already), under the default
-// rounding mode: adding and subtracting 1.5 * 2^23 leaves the nearest integer.
-inline float round_half_even_f32(float v) noexcept {
-  const float a = v < 0 ? -v : v;
-  if (!(a < 0x1p23f)) return v;
-  return (v + 0x1.8p23f) - 0x1.8p23f;
-}
-
+// Parameters are copied into locals and pointers marked __restrict: C is a byte array, which may
+// alias anything, so otherwise every store would force the struct's fields to be reloaded and no
+// loop would vectorize.
 template <class T>
-inline void requantize_fixed_row(const Epilogue &e, const int32_t *t, int64_t n, int64_t j0, T *c) {
+inline void requantize_fixed_row(const Epilogue &e, const int32_t *__restrict t, int64_t n, int64_t j0,
+                                 T *__restrict c) {
+  const int32_t *__restrict mult = e.multiplier.data() + j0;
+  const int32_t *__restrict shift = e.shift.data() + j0;
+  const int64_t zp = e.zero_point, qmin = e.qmin, qmax = e.qmax;
   for (int64_t j = 0; j < n; ++j) {
-    const int64_t v = int64_t(requant::multiply_by_quantized_multiplier(t[j], e.multiplier[j0 + j],
-                                                                e.shift[j0 + j])) + e.zero_point;
-    c[j] = T(v < e.qmin ? e.qmin : v > e.qmax ? e.qmax : v);
+    const int64_t v = int64_t(requant::multiply_by_quantized_multiplier(t[j], mult[j], shift[j])) + zp;
+    c[j] = T(v < qmin ? qmin : v > qmax ? qmax : v);
   }
 }
 
 template <class T>
-inline void requantize_float_row(const Epilogue &e, const int32_t *t, int64_t n, int64_t j0, T *c) {
+inline void requantize_float_row(const Epilogue &e, const int32_t *__restrict t, int64_t n, int64_t j0,
+                                 T *__restrict c) {
   // Clamping the product to [qmin - zp, qmax - zp] before rounding equals clamping after: the
   // bounds are integers. It also sends +-Inf to the bounds.
-  const float lo = float(e.qmin - e.zero_point), hi = float(e.qmax - e.zero_point);
+  const int32_t zp = e.zero_point;
+  const float lo = float(e.qmin - zp), hi = float(e.qmax - zp);
+  const float *__restrict scale = e.scale.data() + j0;
   for (int64_t j = 0; j < n; ++j) {
-    float v = float(t[j]) * e.scale[j0 + j];
+    float v = float(t[j]) * scale[j];
     v = v < lo ? lo : v > hi ? hi : v;
-    c[j] = T(int32_t(round_half_even_f32(v)) + e.zero_point);
+    // |v| <= 510 after the clamp, so the 1.5 * 2^23 trick rounds half to even with no range
+    // branch, and the loop vectorizes.
+    c[j] = T(int32_t((v + 0x1.8p23f) - 0x1.8p23f) + zp);
   }
 }
 
@@ -71,8 +74,9 @@ inline void epilogue_row_impl(const EpilogueArgs &args, const int32_t *acc, int6
           requantize_float_row(e, t, len, jj, static_cast<int8_t *>(crow) + base);
         break;
       case Q8_GEMM_EPILOGUE_DEQUANTIZE: {
-        float *c = static_cast<float *>(crow) + base;
-        for (int64_t j = 0; j < len; ++j) c[j] = float(t[j]) * e.scale[jj + j];
+        float *__restrict c = static_cast<float *>(crow) + base;
+        const float *__restrict scale = e.scale.data() + jj;
+        for (int64_t j = 0; j < len; ++j) c[j] = float(t[j]) * scale[j];
         break;
       }
     }
