@@ -24,5 +24,6 @@
 #include "q8/fixed.h"
 #include "q8/gemm.h"
 #include "q8/conv.h"
+#include "q8/qops.h"
 #include "q8/model.h"
 #endif

@@ -5,7 +5,7 @@
 // operators: ONNX's QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearConv,
 // QLinearMatMul, MatMulInteger, ConvInteger, ONNX Runtime's com.microsoft QGemm, QLinearAdd,
 // QLinearMul, QLinearSigmoid, QLinearConcat, QLinearGlobalAveragePool, QLinearAveragePool, and a
-// few of q8's own in domain "ai.q8" (documented in docs/MODEL.md): QLinearTanh, DynamicGemm,
+// few of q8's own in domain "ai.q8" (documented in docs/QUANTIZED_OPS.md): QLinearTanh, DynamicGemm,
 // DynamicConv. Scales and zero points are inputs of those operators, as in ONNX (usually
 // constants).
 //

@@ -1,0 +1,239 @@
+// Writing .q8 files: lay out the data section, build the metadata FlatBuffer, then emit header,
+// metadata and data through one sink, so the in-memory image and the streamed file are the same
+// bytes. Deterministic: the layout depends only on the graph (values in index order, attributes
+// in name order, zero padding, no timestamps).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/error.hpp"
+#include "format/format.hpp"
+#include "format/layout.hpp"
+#include "format/q8model_generated.h"
+
+namespace q8::format {
+namespace {
+
+namespace fbs = flatbuffers;
+
+std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+const uint8_t kZeros[kAlign] = {};
+
+// Header + metadata + padding up to the data section, and where each constant goes in it.
+struct Image {
+  std::vector<uint8_t> head;
+  std::vector<std::pair<std::size_t, const model::Bytes *>> constants;  // (offset in data, bytes)
+  std::size_t data_size = 0;
+};
+
+fbs::Offset<fb::Attr> build_attr(fbs::FlatBufferBuilder &b, const std::string &key,
+                                 const model::Attr &a) {
+  const auto name = b.CreateString(key);
+  fb::AttrValue type = fb::AttrValue::NONE;
+  fbs::Offset<void> value;
+  switch (a.kind) {
+    case model::Attr::INT:
+      type = fb::AttrValue::IntAttr;
+      value = fb::CreateIntAttr(b, a.i).Union();
+      break;
+    case model::Attr::FLOAT:
+      type = fb::AttrValue::FloatAttr;
+      value = fb::CreateFloatAttr(b, a.f).Union();
+      break;
+    case model::Attr::INTS:
+      type = fb::AttrValue::IntsAttr;
+      value = fb::CreateIntsAttr(b, b.CreateVector(a.ints)).Union();
+      break;
+    case model::Attr::FLOATS:
+      type = fb::AttrValue::FloatsAttr;
+      value = fb::CreateFloatsAttr(b, b.CreateVector(a.floats)).Union();
+      break;
+    case model::Attr::STRING:
+      type = fb::AttrValue::StringAttr;
+      value = fb::CreateStringAttr(b, b.CreateString(a.s)).Union();
+      break;
+  }
+  if (type == fb::AttrValue::NONE) fail(Q8_ERR_INTERNAL, "attribute '" + key + "' has an unknown kind");
+  return fb::CreateAttr(b, name, type, value);
+}
+
+Image layout(const model::Graph &g) {
+  Image img;
+  std::vector<std::size_t> offsets(g.values.size(), 0);
+  for (std::size_t i = 0; i < g.values.size(); ++i) {
+    const model::Value &v = g.values[i];
+    if (!v.is_const) continue;
+    offsets[i] = align_up(img.data_size);
+    img.data_size = offsets[i] + v.data.size;
+    img.constants.emplace_back(offsets[i], &v.data);
+  }
+
+  fbs::FlatBufferBuilder b(4096);
+  std::vector<fbs::Offset<fb::Value>> values;
+  values.reserve(g.values.size());
+  for (std::size_t i = 0; i < g.values.size(); ++i) {
+    const model::Value &v = g.values[i];
+    const auto name = b.CreateString(v.name);
+    const auto shape = v.shape.empty() ? 0 : b.CreateVector(v.shape);
+    fbs::Offset<fb::QParams> qp = 0;
+    if (v.qp.present())
+      qp = fb::CreateQParams(b, v.qp.axis, b.CreateVector(v.qp.scales),
+                             b.CreateVector(v.qp.zero_points));
+    values.push_back(fb::CreateValue(b, name, static_cast<fb::DType>(v.dtype), v.has_shape, shape,
+                                     v.is_const, qp, offsets[i], v.is_const ? v.data.size : 0));
+  }
+  std::vector<fbs::Offset<fb::Node>> nodes;
+  nodes.reserve(g.nodes.size());
+  for (const model::Node &n : g.nodes) {
+    const auto name = n.name.empty() ? 0 : b.CreateString(n.name);
+    const auto domain = n.domain.empty() ? 0 : b.CreateString(n.domain);
+    const auto op = b.CreateString(n.op);
+    const auto inputs = b.CreateVector(n.inputs);
+    const auto outputs = b.CreateVector(n.outputs);
+    std::vector<fbs::Offset<fb::Attr>> attrs;
+    for (const auto &kv : n.attrs) attrs.push_back(build_attr(b, kv.first, kv.second));  // map: sorted
+    nodes.push_back(fb::CreateNode(b, name, domain, op, inputs, outputs,
+                                   attrs.empty() ? 0 : b.CreateVector(attrs)));
+  }
+  const auto producer = g.producer.empty() ? 0 : b.CreateString(g.producer);
+  const auto root = fb::CreateModel(b, producer, b.CreateVector(values), b.CreateVector(nodes),
+                                    b.CreateVector(g.inputs), b.CreateVector(g.outputs));
+  fb::FinishModelBuffer(b, root);
+
+  Header h;
+  h.meta_offset = kHeaderSize;
+  h.meta_size = b.GetSize();
+  h.data_offset = align_up(kHeaderSize + b.GetSize());
+  h.data_size = img.data_size;
+  h.meta_crc = crc32_of(0, b.GetBufferPointer(), b.GetSize());
+  uint32_t crc = 0;
+  std::size_t at = 0;
+  for (const auto &c : img.constants) {
+    crc = crc32_of(crc, kZeros, c.first - at);
+    crc = crc32_of(crc, c.second->data, c.second->size);
+    at = c.first + c.second->size;
+  }
+  h.data_crc = crc;
+
+  img.head.assign(h.data_offset, 0);
+  encode_header(h, img.head.data());
+  std::memcpy(img.head.data() + kHeaderSize, b.GetBufferPointer(), b.GetSize());
+  return img;
+}
+
+// Feeds the whole file to `sink(pointer, bytes)` in order.
+template <class Sink>
+void emit(const Image &img, Sink &&sink) {
+  sink(img.head.data(), img.head.size());
+  std::size_t at = 0;
+  for (const auto &c : img.constants) {
+    sink(kZeros, c.first - at);
+    sink(c.second->data, c.second->size);
+    at = c.first + c.second->size;
+  }
+}
+
+[[noreturn]] void io_fail(const std::string &what, int err) {
+  fail(Q8_ERR_IO, what + ": " + std::strerror(err));
+}
+
+// The mode a newly created file gets from open(..., 0666): mkstemp makes 0600 files, which a
+// replacement of a world-readable model must not silently become. Read from /proc because
+// umask() can only be queried by changing it, which races with other threads.
+mode_t default_mode() {
+  mode_t mask = 022;
+  if (FILE *f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "Umask:", 6) == 0) {
+        mask = static_cast<mode_t>(std::strtoul(line + 6, nullptr, 8)) & 0777;
+        break;
+      }
+    std::fclose(f);
+  }
+  return 0666 & ~mask;
+}
+
+// The temporary file: removed (and closed) unless committed.
+struct TempFile {
+  std::string name;
+  int fd = -1;
+  bool committed = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!committed) ::unlink(name.c_str());
+  }
+};
+
+}  // namespace
+
+std::vector<uint8_t> write(const model::Graph &g) {
+  const Image img = layout(g);
+  std::vector<uint8_t> out;
+  out.reserve(img.head.size() + img.data_size);
+  emit(img, [&](const void *p, std::size_t n) {
+    if (n != 0) out.insert(out.end(), static_cast<const uint8_t *>(p), static_cast<const uint8_t *>(p) + n);
+  });
+  return out;
+}
+
+void save_file(const model::Graph &g, const char *path) {
+  const std::string target(path);
+  const std::size_t slash = target.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
+  const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+  if (base.empty()) fail(Q8_ERR_IO, "cannot save to '" + target + "': the path names a directory");
+
+  const Image img = layout(g);
+
+  // Same directory as the target, so rename() is atomic (never crosses file systems).
+  TempFile tmp;
+  std::string tmpl = dir + "/." + base + ".XXXXXX";
+  tmp.fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (tmp.fd < 0) {
+    tmp.committed = true;  // nothing was created
+    io_fail("cannot create a temporary file in '" + dir + "' to save '" + target + "'", errno);
+  }
+  tmp.name = tmpl;
+
+  struct stat st;
+  const mode_t mode = ::stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : default_mode();
+  if (::fchmod(tmp.fd, mode) != 0) io_fail("cannot set the mode of '" + tmp.name + "'", errno);
+
+  emit(img, [&](const void *p, std::size_t n) {
+    const auto *c = static_cast<const uint8_t *>(p);
+    while (n != 0) {
+      const ssize_t w = ::write(tmp.fd, c, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        io_fail("cannot write '" + tmp.name + "'", errno);
+      }
+      c += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  });
+  if (::fsync(tmp.fd) != 0) io_fail("cannot flush '" + tmp.name + "'", errno);
+  const int fd = tmp.fd;
+  tmp.fd = -1;
+  if (::close(fd) != 0) io_fail("cannot close '" + tmp.name + "'", errno);
+  if (::rename(tmp.name.c_str(), path) != 0) io_fail("cannot rename '" + tmp.name + "' to '" + target + "'", errno);
+  tmp.committed = true;
+
+  // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL): the
+  // rename is then as durable as that file system makes it.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) io_fail("saved '" + target + "', but cannot open its directory to flush it", errno);
+  const int rc = ::fsync(dfd);
+  const int err = errno;
+  ::close(dfd);
+  if (rc != 0 && err != EINVAL)
+    io_fail("saved '" + target + "', but cannot flush its directory", err);
+}
+
+}  // namespace q8::format
