@@ -235,6 +235,7 @@ Test(onnx_passes, identity_and_dropout_removed) {
   q8_model *m = load("identity_dropout.onnx");
   cr_assert_eq(node_count(m), 1, "Identity, Dropout, Identity are gone");
   cr_assert(!describe_has(m, "Identity") && !describe_has(m, "Dropout"));
+  cr_assert(describe_has(m, "Gemm_1: Gemm"), "unnamed nodes are named <op>_<index>");
   const char *name = NULL;
   Q8_OK_OR_FAIL(q8_model_output_name(m, 0, &name));
   cr_assert_str_eq(name, "y", "the graph output keeps its name");
