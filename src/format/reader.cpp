@@ -18,6 +18,7 @@
 #include "format/format.hpp"
 #include "format/layout.hpp"
 #include "format/q8model_generated.h"
+#include "runtime/kernel.hpp"
 
 namespace q8::format {
 namespace {
@@ -32,8 +33,9 @@ std::string quoted(const std::string &s) { return "'" + s + "'"; }
 
 // The verifier checks a vector's alignment only for its 4-byte length, yet the accessors read
 // 8-byte elements in place: a [long] must be checked here (the block itself is 8-byte aligned).
+// An empty one has nothing to read, and the builder does not align it.
 void check_aligned(const fbs::Vector<int64_t> *v, const std::string &who) {
-  if (reinterpret_cast<uintptr_t>(v->data()) % alignof(int64_t) != 0)
+  if (v->size() != 0 && reinterpret_cast<uintptr_t>(v->data()) % alignof(int64_t) != 0)
     bad(who + " is not 8-byte aligned in the metadata");
 }
 
@@ -71,6 +73,12 @@ class Builder {
     g.inputs = indices(m_.inputs(), "graph input", false);
     g.outputs = indices(m_.outputs(), "graph output", false);
     g.validate();
+    // A well-formed file from a newer q8 may use operators this build cannot run.
+    for (const model::Node &n : g.nodes)
+      if (!rt::has_kernel(n.domain, n.op))
+        fail(Q8_ERR_UNSUPPORTED, "node " + quoted(n.name) + ": operator " +
+                                     (n.domain.empty() ? n.op : n.domain + "." + n.op) +
+                                     " is not supported by this build of q8");
     return out;
   }
 
