@@ -636,9 +636,9 @@ Test(q8file, targeted_value_corruptions) {
   check_mutation("ops/conv_const.onnx", w_dim0_5, Q8_ERR_FORMAT, "holds 144 bytes, its shape needs 180");
   check_mutation("ops/conv_const.onnx", w_dim1_neg, Q8_ERR_FORMAT, "dimension 1 is -2");
   check_mutation("ops/conv_const.onnx", rank9, Q8_ERR_FORMAT, "rank 9 is above 8");
-  check_mutation("ops/conv_const.onnx", b_offset_plus1, Q8_ERR_FORMAT, "data offset 193 is not a multiple of 64");
+  check_mutation("ops/conv_const.onnx", b_offset_plus1, Q8_ERR_FORMAT, "data offset 145 is not a multiple of 8");
   check_mutation("ops/conv_const.onnx", b_offset_past, Q8_ERR_FORMAT,
-                 "'B': data range 256+16 past the data section (208 bytes)");
+                 "'B': data range 208+16 past the data section (160 bytes)");
   check_mutation("ops/conv_const.onnx", b_offset_huge, Q8_ERR_FORMAT, "past the data section");
   check_mutation("ops/conv_const.onnx", b_not_const, Q8_ERR_FORMAT, "not a constant but has data");
   check_mutation("ops/conv_const.onnx", b_data_size_wrong, Q8_ERR_FORMAT, "holds 12 bytes, its shape needs 16");

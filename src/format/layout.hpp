@@ -15,8 +15,12 @@ inline constexpr uint8_t kMagic[8] = {0x89, 'Q', '8', 'M', 0x0D, 0x0A, 0x1A, 0x0
 inline constexpr uint16_t kVersionMajor = 1;
 inline constexpr uint16_t kVersionMinor = 0;
 inline constexpr std::size_t kHeaderSize = 64;
-// Alignment of the metadata block, the data section and every constant inside it.
+// Alignment of the metadata block, the data section and every constant of 64 bytes or more.
 inline constexpr std::size_t kAlign = 64;
+// Smaller constants (scales, zero points, short biases) sit 8-byte aligned: no SIMD load of a
+// whole vector reads them, and 64-byte slots would make them a visible share of small models.
+inline constexpr std::size_t kSmallAlign = 8;
+inline constexpr std::size_t constant_alignment(std::size_t bytes) { return bytes < kAlign ? kSmallAlign : kAlign; }
 
 // Byte offsets of the header fields.
 enum HeaderField : std::size_t {

@@ -152,8 +152,9 @@ class Builder {
       }
       if (bytes != size)
         bad(who + ": holds " + std::to_string(size) + " bytes, its shape needs " + std::to_string(bytes));
-      if (off % kAlign != 0)
-        bad(who + ": data offset " + std::to_string(off) + " is not a multiple of " + std::to_string(kAlign));
+      const std::size_t align = constant_alignment(static_cast<std::size_t>(size));
+      if (off % align != 0)
+        bad(who + ": data offset " + std::to_string(off) + " is not a multiple of " + std::to_string(align));
       if (off > data_size_ || size > data_size_ - off)
         bad(who + ": data range " + std::to_string(off) + "+" + std::to_string(size) +
             " past the data section (" + std::to_string(data_size_) + " bytes)");

@@ -69,7 +69,8 @@ Image layout(const model::Graph &g) {
   for (std::size_t i = 0; i < g.values.size(); ++i) {
     const model::Value &v = g.values[i];
     if (!v.is_const) continue;
-    offsets[i] = align_up(img.data_size);
+    const std::size_t a = constant_alignment(v.data.size);
+    offsets[i] = (img.data_size + a - 1) / a * a;
     img.data_size = offsets[i] + v.data.size;
     img.constants.emplace_back(offsets[i], &v.data);
   }

@@ -4,6 +4,7 @@
 // and a QuantizeLinear or DequantizeLinear is inserted on first demand, so conversions appear only
 // where an INT8 region starts or ends. Weights are quantized per output channel (or per tensor);
 // biases become int32 with scale input_scale * weight_scale, as QLinearConv and QGemm define.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -263,7 +264,7 @@ class Rewriter {
   }
 
   // Weight quantization: per channel along `axis` or per tensor.
-  QForm quantize_weight(int id, int axis) {
+  QForm quantize_weight(int id, int axis, bool scalar_zero_point = false) {
     const Value &w = g_.values[id];
     const std::vector<float> data = const_floats(w);
     const bool per_channel = opt_.per_channel && axis >= 0;
@@ -296,12 +297,18 @@ class Rewriter {
     check(q8_quantize(x.get(), y.get()), "quantizing weight '" + w.name + "'");
     QForm q;
     q.value = add_const(w.name + "_quantized", dt, w.shape, y->data, y->nbytes());
-    out_.values[q.value].qp = y->qp;
     std::vector<int64_t> pshape;
     if (per_channel) pshape.push_back(static_cast<int64_t>(channels));
     q.scale = add_const(w.name + "_scale", Q8_DTYPE_F32, pshape, scales.data(), channels * sizeof(float));
     std::vector<int8_t> z8(zps.begin(), zps.end());
-    q.zero_point = add_const(w.name + "_zero_point", dt, pshape, z8.data(), channels);
+    // QLinearConv, QGemm and QLinearMatMul take a scalar weight zero point beside per-channel
+    // scales; symmetric weights have all zeros, so one byte says it (DequantizeLinear, used by
+    // weight-only and dynamic models, wants one per channel).
+    const bool all_zero = std::all_of(zps.begin(), zps.end(), [](int32_t z) { return z == 0; });
+    if (scalar_zero_point && all_zero)
+      q.zero_point = add_const(w.name + "_zero_point", dt, {}, z8.data(), 1);
+    else
+      q.zero_point = add_const(w.name + "_zero_point", dt, pshape, z8.data(), channels);
     return q;
   }
 
@@ -368,7 +375,7 @@ class Rewriter {
     const int out = n.outputs[0];
     if (n.op == "Conv") {
       QForm x = need_q(n.inputs[0]);
-      QForm w = quantize_weight(n.inputs[1], 0);
+      QForm w = quantize_weight(n.inputs[1], 0, true);
       QForm y = emit_q_output(out);
       std::vector<int> in = {x.value, x.scale, x.zero_point, w.value, w.scale, w.zero_point, y.scale, y.zero_point};
       if (n.inputs.size() > 2 && n.inputs[2] >= 0) in.push_back(quantize_bias(n.inputs[2], scale_value(x.scale), w));
@@ -378,7 +385,7 @@ class Rewriter {
     if (n.op == "Gemm") {
       const int trans_b = static_cast<int>(n.get_int("transB", 0));
       QForm a = need_q(n.inputs[0]);
-      QForm b = quantize_weight(n.inputs[1], trans_b ? 0 : 1);
+      QForm b = quantize_weight(n.inputs[1], trans_b ? 0 : 1, true);
       QForm y = emit_q_output(out);
       int bias = -1;
       if (n.inputs.size() > 2 && n.inputs[2] >= 0) bias = quantize_bias(n.inputs[2], scale_value(a.scale), b);
@@ -389,7 +396,7 @@ class Rewriter {
     }
     if (n.op == "MatMul") {
       QForm a = need_q(n.inputs[0]);
-      QForm b = quantize_weight(n.inputs[1], 1);
+      QForm b = quantize_weight(n.inputs[1], 1, true);
       QForm y = emit_q_output(out);
       add_node(n.name, "", "QLinearMatMul",
                {a.value, a.scale, a.zero_point, b.value, b.scale, b.zero_point, y.scale, y.zero_point}, {y.value});
