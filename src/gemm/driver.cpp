@@ -56,7 +56,25 @@ inline uint8_t a_at(const AView &a, int64_t i, int64_t q) {
 
 }  // namespace
 
-const Kernels kScalarKernels = {micro_scalar, epilogue_row_impl};
+void copy_a_block(const AView &a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, uint8_t *dst,
+                  int64_t ldd) {
+  const uint8_t flip = a.is_signed ? 0x80 : 0x00;  // s8 -> u8: a + 128 is a ^ 0x80
+  if (a.trans) {
+    for (int64_t q = 0; q < kc; ++q) {
+      const uint8_t *src = a.a + (k0 + q) * a.lda + m0;
+      for (int64_t r = 0; r < rows; ++r) dst[r * ldd + q] = src[r] ^ flip;
+    }
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t *src = a.a + (m0 + r) * a.lda + k0;
+      for (int64_t q = 0; q < kc; ++q) dst[r * ldd + q] = src[q] ^ flip;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = kc; q < ldd; ++q) dst[r * ldd + q] = 0;
+}
+
+const Kernels kScalarKernels = {micro_scalar, epilogue_row_impl, nullptr};
 
 #if defined(__x86_64__)
 extern const Kernels kAvx2Kernels;  // kernels/avx2.cpp: exact without VNNI
@@ -102,6 +120,20 @@ void run(const AView &a, int64_t m, const Packed &b, const Epilogue &e, void *c,
   args.colterm = colterm.data();
   args.zb = b.zb.data();
   const size_t out_size = q8_dtype_size(e.out);
+  if (kern.run) {
+    RunArgs ra;
+    ra.a = &a;
+    ra.m = m;
+    ra.b = &b;
+    ra.ep = args;
+    ra.rowsum = rowsum.data();
+    ra.c = c;
+    ra.ldc = ldc;
+    ra.out_size = out_size;
+    ra.small = small;
+    kern.run(ra);
+    return;
+  }
 
   const int64_t mblocks = (m + kMB - 1) / kMB, nblocks = (n + kNB - 1) / kNB;
   parallel_for(size_t(mblocks * nblocks), 1, small ? SIZE_MAX : 2, [&](size_t t0, size_t t1) {
@@ -123,21 +155,8 @@ void run(const AView &a, int64_t m, const Packed &b, const Epilogue &e, void *c,
           ldap = a.lda;
         } else {
           ldap = kgc * 4;
-          uint8_t *dst = s.apack.data();
-          if (a.trans) {
-            for (int64_t q = 0; q < kc; ++q) {
-              const uint8_t *src = a.a + (k0 + q) * a.lda + m0;
-              for (int64_t r = 0; r < rows; ++r) dst[r * ldap + q] = src[r] ^ flip;
-            }
-          } else {
-            for (int64_t r = 0; r < rows; ++r) {
-              const uint8_t *src = a.a + (m0 + r) * a.lda + k0;
-              for (int64_t q = 0; q < kc; ++q) dst[r * ldap + q] = src[q] ^ flip;
-            }
-          }
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t q = kc; q < ldap; ++q) dst[r * ldap + q] = 0;
-          ap = dst;
+          copy_a_block(a, m0, rows, k0, kc, s.apack.data(), ldap);
+          ap = s.apack.data();
         }
         for (int64_t p = 0; p < panels; ++p) {
           const int8_t *bp = b.data + ((n0 / kNR + p) * b.kg + k0 / 4) * 4 * kNR;

@@ -71,6 +71,24 @@ struct EpilogueArgs {
   const int32_t *zb = nullptr;        // N entries
 };
 
+// One call's operands as run() prepared them, for an ISA that brings its own blocking (VNNI).
+struct RunArgs {
+  const AView *a = nullptr;
+  int64_t m = 0;
+  const Packed *b = nullptr;
+  EpilogueArgs ep;
+  const uint32_t *rowsum = nullptr;  // m entries, all zero when zb_all_zero
+  void *c = nullptr;
+  int64_t ldc = 0;
+  size_t out_size = 0;  // bytes per element of C
+  bool small = false;   // below the inline threshold: run on the calling thread
+};
+
+// Copies rows [m0, m0 + rows) x K columns [k0, k0 + kc) of A as u8 (s8 flipped by + 128) into
+// dst (row stride ldd >= kc, a multiple of 4), zero-filling columns kc .. ldd - 1.
+void copy_a_block(const AView &a, int64_t m0, int64_t rows, int64_t k0, int64_t kc, uint8_t *dst,
+                  int64_t ldd);
+
 // Kernels for one ISA.
 //  micro: acc[r * ldacc + j] (+)= sum over g < kg, q < 4 of a[r * lda + 4g + q] * b[g*128 + 4j + q]
 //         for r < rows (1..kMR), j < kNR; overwrites when !accumulate. a is u8, b one packed panel
@@ -82,6 +100,9 @@ struct Kernels {
                 int64_t ldacc, bool accumulate);
   void (*epilogue_row)(const EpilogueArgs &args, const int32_t *acc, int64_t n, int64_t j0,
                        uint32_t rowsum, void *crow);
+  //  run: the whole call with the ISA's own blocking and kernels, or NULL for run()'s generic
+  //  driver over micro.
+  void (*run)(const RunArgs &args);
 };
 
 extern const Kernels kScalarKernels;

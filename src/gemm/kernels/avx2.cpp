@@ -115,6 +115,6 @@ static_assert(kNR % kTC == 0, "micro_avx2 walks a panel in tiles of 8 columns");
 
 // Declared here (and in driver.cpp, which dispatches to it) so that the const has external linkage.
 extern const Kernels kAvx2Kernels;
-const Kernels kAvx2Kernels = {micro_avx2, epilogue_row_impl};
+const Kernels kAvx2Kernels = {micro_avx2, epilogue_row_impl, nullptr};
 
 }  // namespace q8::gemm

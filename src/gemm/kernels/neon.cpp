@@ -143,6 +143,6 @@ static_assert(kNR % kTC == 0, "micro_neon walks a panel in tiles of 16 columns")
 
 // Declared here (and in driver.cpp, which dispatches to it) so that the const has external linkage.
 extern const Kernels kNeonKernels;
-const Kernels kNeonKernels = {micro_neon, epilogue_row_impl};
+const Kernels kNeonKernels = {micro_neon, epilogue_row_impl, nullptr};
 
 }  // namespace q8::gemm
