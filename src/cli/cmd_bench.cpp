@@ -161,8 +161,10 @@ int cmd_bench(int argc, char **argv) {
     std::printf("]}\n");
     return 0;
   }
-  std::printf("q8 bench: batch %zu, %d threads, ISA %s, %d paired rounds x %d batches\n", batch,
-              q8_runtime_threads(), q8_isa_name(q8_runtime_isa()), rounds, reps);
+  const int threads = q8_runtime_threads();
+  const std::string thread_text = threads > 0 ? std::to_string(threads) + " threads" : std::string("all cores");
+  std::printf("q8 bench: batch %zu, %s, ISA %s, %d paired rounds x %d batches\n", batch, thread_text.c_str(),
+              q8_isa_name(q8_runtime_isa()), rounds, reps);
   std::printf("%-22s", "");
   for (const Subject &s : subjects) std::printf(" %22s", s.path.size() > 22 ? s.path.substr(s.path.size() - 22).c_str() : s.path.c_str());
   if (subjects.size() == 2) std::printf(" %9s", "ratio");
