@@ -4,6 +4,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "gemm/gemm.hpp"
 
@@ -28,8 +30,24 @@ void im2col(const Geometry &g, const uint8_t *image, uint8_t pad, int64_t group,
 // image[iy, ix, group * cg + c] += col[row, (ky * kw + kx) * cg + c] modulo 2^32, inside only.
 void col2im_s32(const Geometry &g, const int32_t *col, int64_t ldcol, int64_t group, int32_t *image);
 
-// output = epilogue(conv2d(input, weights)). e has out_ch entries per channel array; zw has
-// zw_count (0, 1 or out_ch) entries.
+// Weights OHWI [out_ch, kh, kw, cg] (s8) in the form the convolution consumes, made once for
+// callers that run the same weights many times (the runtime's QLinearConv); zero points 0, 1 or
+// out_ch entries.
+struct PackedWeights {
+  bool depthwise = false;                            // groups == in_ch > 1: the direct loop
+  std::vector<std::unique_ptr<gemm::Packed>> packs;  // otherwise one packed B per group
+  std::vector<int8_t> weights;                       // depthwise: OHWI kept for the direct loop
+  std::vector<int32_t> zw;
+};
+void pack_weights(PackedWeights &pw, const Geometry &g, const int8_t *weights, const int32_t *zw, size_t zw_count);
+
+// output = epilogue(conv2d(input, packed weights)); g must be the geometry the weights were packed
+// for (batch and image size may differ). Bit-identical to conv2d below.
+void conv2d_packed(const PackedWeights &pw, const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx,
+                   const gemm::Epilogue &e, void *output);
+
+// output = epilogue(conv2d(input, weights)), packing the weights for this call. e has out_ch
+// entries per channel array; zw has zw_count (0, 1 or out_ch) entries.
 void conv2d(const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx, const int8_t *weights,
             const int32_t *zw, size_t zw_count, const gemm::Epilogue &e, void *output);
 

@@ -1,5 +1,6 @@
 // conv2d as q8 GEMMs. Per group, the GEMM is (output pixels) x (patch = kh * kw * cg) times the
-// group's weights [og, patch] taken transposed, packed once per call; its columns land in the
+// group's weights [og, patch] taken transposed, packed once per call (or once for many calls:
+// pack_weights + conv2d_packed); its columns land in the
 // group's og channels of the NHWC output (ldc = out_ch), so no reordering is needed after.
 //  - 1x1, stride 1, no padding: the input itself is A (lda = in_ch, offset by the group).
 //  - otherwise: im2col of whole images (at least one at a time, ~8 MiB of patches at most) with
@@ -93,29 +94,23 @@ void depthwise(const Geometry &g, const T *in, int32_t zx, const int8_t *w, cons
   });
 }
 
-}  // namespace
+void depthwise_any(const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx, const int8_t *weights,
+                   const int32_t *zw, size_t zw_count, const gemm::Epilogue &e, void *output) {
+  if (is_signed)
+    depthwise(g, reinterpret_cast<const int8_t *>(input), zx, weights, zw, zw_count, e, output);
+  else
+    depthwise(g, input, zx, weights, zw, zw_count, e, output);
+}
 
-void conv2d(const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx, const int8_t *weights,
-            const int32_t *zw, size_t zw_count, const gemm::Epilogue &e, void *output) {
-  if (g.batch == 0) return;
-  if (g.groups == g.in_ch && g.groups > 1) {
-    if (is_signed)
-      depthwise(g, reinterpret_cast<const int8_t *>(input), zx, weights, zw, zw_count, e, output);
-    else
-      depthwise(g, input, zx, weights, zw, zw_count, e, output);
-    return;
-  }
+bool is_depthwise(const Geometry &g) { return g.groups == g.in_ch && g.groups > 1; }
+
+// The GEMM paths (pointwise in place, or im2col chunks) over weights packed per group.
+void conv2d_gemm(const std::vector<std::unique_ptr<gemm::Packed>> &packs, const Geometry &g, const uint8_t *input,
+                 bool is_signed, int32_t zx, const gemm::Epilogue &e, void *output) {
   const int64_t K = g.patch(), P = g.out_h * g.out_w;
   const size_t osz = q8_dtype_size(e.out);
-  std::vector<std::unique_ptr<gemm::Packed>> packs;
   std::vector<gemm::Epilogue> eps;
-  for (int64_t gi = 0; gi < g.groups; ++gi) {
-    packs.push_back(std::make_unique<gemm::Packed>());
-    const int32_t *zp = zw_count == 0 ? nullptr : zw_count == 1 ? zw : zw + gi * g.og;
-    const size_t cnt = zw_count == 0 ? 0 : zw_count == 1 ? 1 : size_t(g.og);
-    gemm::pack_b(*packs.back(), true, K, g.og, weights + gi * g.og * K, K, zp, cnt);
-    eps.push_back(slice(e, gi * g.og, g.og));
-  }
+  for (int64_t gi = 0; gi < g.groups; ++gi) eps.push_back(slice(e, gi * g.og, g.og));
   gemm::AView av;
   av.is_signed = is_signed;
   av.zero_point = zx;
@@ -156,6 +151,47 @@ void conv2d(const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx,
                 out + size_t(n0 * P * g.out_ch + gi * g.og) * osz, g.out_ch);
     }
   }
+}
+
+}  // namespace
+
+void pack_weights(PackedWeights &pw, const Geometry &g, const int8_t *weights, const int32_t *zw, size_t zw_count) {
+  pw.depthwise = is_depthwise(g);
+  pw.packs.clear();
+  pw.weights.clear();
+  pw.zw.assign(zw, zw + zw_count);
+  const int64_t K = g.patch();
+  if (pw.depthwise) {
+    pw.weights.assign(weights, weights + g.out_ch * K);
+    return;
+  }
+  for (int64_t gi = 0; gi < g.groups; ++gi) {
+    pw.packs.push_back(std::make_unique<gemm::Packed>());
+    const int32_t *zp = zw_count == 0 ? nullptr : zw_count == 1 ? zw : zw + gi * g.og;
+    const size_t cnt = zw_count == 0 ? 0 : zw_count == 1 ? 1 : size_t(g.og);
+    gemm::pack_b(*pw.packs.back(), true, K, g.og, weights + gi * g.og * K, K, zp, cnt);
+  }
+}
+
+void conv2d_packed(const PackedWeights &pw, const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx,
+                   const gemm::Epilogue &e, void *output) {
+  if (g.batch == 0) return;
+  if (pw.depthwise)
+    depthwise_any(g, input, is_signed, zx, pw.weights.data(), pw.zw.data(), pw.zw.size(), e, output);
+  else
+    conv2d_gemm(pw.packs, g, input, is_signed, zx, e, output);
+}
+
+void conv2d(const Geometry &g, const uint8_t *input, bool is_signed, int32_t zx, const int8_t *weights,
+            const int32_t *zw, size_t zw_count, const gemm::Epilogue &e, void *output) {
+  if (g.batch == 0) return;
+  if (is_depthwise(g)) {  // nothing to pack: the direct loop reads the weights as given
+    depthwise_any(g, input, is_signed, zx, weights, zw, zw_count, e, output);
+    return;
+  }
+  PackedWeights pw;
+  pack_weights(pw, g, weights, zw, zw_count);
+  conv2d_gemm(pw.packs, g, input, is_signed, zx, e, output);
 }
 
 }  // namespace q8::conv

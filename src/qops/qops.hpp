@@ -5,10 +5,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
-#include "conv/conv.hpp"
 #include "core/tensor.hpp"
 #include "gemm/gemm.hpp"
 
@@ -49,26 +47,6 @@ uint8_t quantize_byte(float x, q8_dtype dtype, Affine p);
 // sb has 1 or n entries; bias NULL or n entries (borrowed: must outlive the epilogue's use).
 gemm::Epilogue make_epilogue(q8_dtype out, float alpha, float sa, const float *sb, std::size_t sb_count,
                              Affine y, const int32_t *bias, int64_t n);
-
-// Columns [j0, j0 + n) of an epilogue (per-column arrays cut, bias offset).
-gemm::Epilogue slice_epilogue(const gemm::Epilogue &e, int64_t j0, int64_t n);
-
-// ---- convolution with weights packed once ------------------------------------------------
-
-// Weights OHWI [out_ch, kh, kw, cg], s8, zero points 0, 1 or out_ch entries.
-struct PackedConv {
-  int64_t out_ch = 0, kh = 0, kw = 0, cg = 0, groups = 1;
-  bool depthwise = false;  // groups == in_ch > 1: conv::conv2d's direct loop, no packing
-  std::vector<std::unique_ptr<gemm::Packed>> packs;  // one per group otherwise
-  std::vector<int8_t> weights;                       // depthwise: OHWI kept for the direct loop
-  std::vector<int32_t> zw;
-};
-void pack_conv(PackedConv &pc, int64_t out_ch, int64_t kh, int64_t kw, int64_t cg, int64_t groups,
-               const int8_t *w_ohwi, const int32_t *zw, std::size_t zw_count);
-// output (NHWC) = epilogue(conv2d(input NHWC)), bit-identical to conv::conv2d with the same
-// weights; g's weight geometry must be the one packed. e has out_ch entries per channel.
-void run_conv(const PackedConv &pc, const conv::Geometry &g, const uint8_t *input, bool is_signed, int32_t zx,
-              const gemm::Epilogue &e, void *output);
 
 // ---- dynamic quantization ---------------------------------------------------------------
 

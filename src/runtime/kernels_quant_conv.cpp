@@ -1,6 +1,6 @@
 // QLinearConv, ConvInteger (ONNX) and DynamicConv (ai.q8) on q8's convolution: NCHW activations
 // are transposed to NHWC and back around it, OIHW weights become OHWI and are packed once in
-// prepare() when constant (qops::pack_conv), requantization scales folded there when constant.
+// prepare() when constant (conv::pack_weights), requantization scales folded there when constant.
 // 2-D convolutions only (inputs of rank 4).
 #include <algorithm>
 
@@ -10,6 +10,7 @@
 #include "q8/conv.h"
 #include "quant/convert.hpp"
 #include "runtime/kernels_float_util.hpp"
+#include "conv/conv.hpp"
 #include "runtime/kernels_quant_common.hpp"
 
 namespace q8::rt::qk {
@@ -71,7 +72,7 @@ class ConvCore {
     }
     if (w.numel)
       transpose_or_throw(q8_conv2d_nchw_to_nhwc(Q8_DTYPE_S8, g_.out_ch, g_.cg, g_.kh, g_.kw, s8.data(), ohwi.data()));
-    qops::pack_conv(pc_, g_.out_ch, g_.kh, g_.kw, g_.cg, g_.groups, ohwi.data(), zw.data(), zw.size());
+    conv::pack_weights(pc_, g_, ohwi.data(), zw.data(), zw.size());
   }
 
   // out (NCHW, e.out's dtype) = epilogue(conv(x)); x NCHW u8 or s8 bytes with zero point zx.
@@ -82,13 +83,13 @@ class ConvCore {
     transpose_or_throw(q8_conv2d_nchw_to_nhwc(xdt, g_.batch, g_.in_ch, g_.in_h, g_.in_w, x, xin_.data()));
     const std::size_t osz = q8_dtype_size(e.out);
     yout_.resize(std::size_t(g_.batch * g_.out_ch * g_.out_h * g_.out_w) * osz);
-    qops::run_conv(pc_, g_, xin_.data(), is_signed, zx, e, yout_.data());
+    conv::conv2d_packed(pc_, g_, xin_.data(), is_signed, zx, e, yout_.data());
     transpose_or_throw(q8_conv2d_nhwc_to_nchw(e.out, g_.batch, g_.out_ch, g_.out_h, g_.out_w, yout_.data(), out));
   }
 
  private:
   conv::Geometry g_;
-  qops::PackedConv pc_;
+  conv::PackedWeights pc_;
   std::vector<int64_t> out_shape_;
   std::vector<uint8_t> xin_;
   std::vector<unsigned char> yout_;
