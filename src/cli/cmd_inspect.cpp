@@ -1,7 +1,6 @@
 // q8 inspect (what a model holds) and q8 compare (where INT8 departs from FP32, tensor by tensor).
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <vector>
 
@@ -29,30 +28,6 @@ int cmd_inspect(int argc, char **argv) {
 }
 
 namespace {
-
-// An f32 copy of any tensor (dequantized when quantized).
-std::vector<float> as_f32(const q8_tensor *t) {
-  size_t n = 0;
-  Q8_CHECK(q8_tensor_numel(t, &n));
-  q8_dtype dt;
-  Q8_CHECK(q8_tensor_dtype(t, &dt));
-  std::vector<float> out(n);
-  void *p = nullptr;
-  if (dt == Q8_DTYPE_F32) {
-    Q8_CHECK(q8_tensor_data(t, &p));
-    if (n) std::memcpy(out.data(), p, n * sizeof(float));
-    return out;
-  }
-  size_t rank = 0;
-  Q8_CHECK(q8_tensor_rank(t, &rank));
-  int64_t shape[8];
-  Q8_CHECK(q8_tensor_shape(t, shape, 8));
-  q8_tensor *f = nullptr;
-  Q8_CHECK(q8_tensor_wrap(Q8_DTYPE_F32, shape, rank, n ? out.data() : nullptr, n * sizeof(float), &f));
-  Tensor ft(f);
-  Q8_CHECK(q8_dequantize(t, ft.get()));
-  return out;
-}
 
 struct Err {
   double signal = 0, noise = 0, max_abs = 0;

@@ -1,6 +1,5 @@
 // q8 run and q8 eval: a model over a data set.
 #include <cstdio>
-#include <cstring>
 #include <memory>
 
 #include "commands.hpp"
@@ -44,27 +43,7 @@ int cmd_run(int argc, char **argv) {
     size_t numel = 0;
     Q8_CHECK(q8_tensor_numel(y, &numel));
     const std::size_t per = numel / n;
-    q8_tensor *f = nullptr;
-    const int64_t shape[1] = {static_cast<int64_t>(numel)};
-    Q8_CHECK(q8_tensor_create(Q8_DTYPE_F32, shape, 1, &f));
-    Tensor ft(f);
-    q8_dtype dt;
-    Q8_CHECK(q8_tensor_dtype(y, &dt));
-    if (dt == Q8_DTYPE_F32) {
-      Q8_CHECK(q8_tensor_reshape(ft.get(), shape, 1));
-      void *src = nullptr, *dst = nullptr;
-      Q8_CHECK(q8_tensor_data(y, &src));
-      Q8_CHECK(q8_tensor_data(ft.get(), &dst));
-      std::memcpy(dst, src, numel * sizeof(float));
-    } else {
-      q8_tensor *flat = nullptr;
-      Q8_CHECK(q8_tensor_clone(y, &flat));
-      Tensor flat_t(flat);
-      Q8_CHECK(q8_dequantize(flat_t.get(), ft.get()));
-    }
-    void *p = nullptr;
-    Q8_CHECK(q8_tensor_data(ft.get(), &p));
-    const float *v = static_cast<const float *>(p);
+    const std::vector<float> v = as_f32(y);
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t c = 0; c < per; ++c) std::fprintf(out, c + 1 < per ? "%.9g," : "%.9g\n", v[r * per + c]);
   });

@@ -2,6 +2,7 @@
 #include "model_io.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "csv.hpp"
 
@@ -103,6 +104,30 @@ void for_each_batch(const q8_model *m, const Dataset &d, std::size_t batch,
   }
 }
 
+// An f32 copy of any tensor (dequantized when quantized).
+std::vector<float> as_f32(const q8_tensor *t) {
+  size_t n = 0;
+  Q8_CHECK(q8_tensor_numel(t, &n));
+  q8_dtype dt;
+  Q8_CHECK(q8_tensor_dtype(t, &dt));
+  std::vector<float> out(n);
+  void *p = nullptr;
+  if (dt == Q8_DTYPE_F32) {
+    Q8_CHECK(q8_tensor_data(t, &p));
+    if (n) std::memcpy(out.data(), p, n * sizeof(float));
+    return out;
+  }
+  size_t rank = 0;
+  Q8_CHECK(q8_tensor_rank(t, &rank));
+  int64_t shape[8];
+  Q8_CHECK(q8_tensor_shape(t, shape, 8));
+  q8_tensor *f = nullptr;
+  Q8_CHECK(q8_tensor_wrap(Q8_DTYPE_F32, shape, rank, n ? out.data() : nullptr, n * sizeof(float), &f));
+  Tensor ft(f);
+  Q8_CHECK(q8_dequantize(t, ft.get()));
+  return out;
+}
+
 double accuracy(const q8_model *m, const Dataset &d, std::size_t batch) {
   if (d.labels.empty()) throw CliError{"the data has no label column", kExitError};
   std::size_t correct = 0;
@@ -113,21 +138,7 @@ double accuracy(const q8_model *m, const Dataset &d, std::size_t batch) {
     Q8_CHECK(q8_tensor_numel(y, &numel));
     if (numel % n) throw CliError{"output 0 does not split into one row per sample", kExitError};
     const std::size_t classes = numel / n;
-    Tensor f;
-    q8_dtype dt;
-    Q8_CHECK(q8_tensor_dtype(y, &dt));
-    void *p = nullptr;
-    if (dt != Q8_DTYPE_F32) {  // a quantized output: compare dequantized values
-      q8_tensor *t = nullptr;
-      const int64_t shape[2] = {static_cast<int64_t>(n), static_cast<int64_t>(classes)};
-      Q8_CHECK(q8_tensor_create(Q8_DTYPE_F32, shape, 2, &t));
-      f.reset(t);
-      Q8_CHECK(q8_dequantize(y, f.get()));
-      Q8_CHECK(q8_tensor_data(f.get(), &p));
-    } else {
-      Q8_CHECK(q8_tensor_data(y, &p));
-    }
-    const float *v = static_cast<const float *>(p);
+    const std::vector<float> v = as_f32(y);
     for (std::size_t r = 0; r < n; ++r) {
       std::size_t best = 0;
       for (std::size_t c = 1; c < classes; ++c)

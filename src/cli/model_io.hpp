@@ -50,6 +50,9 @@ void for_each_batch(const q8_model *m, const Dataset &d, std::size_t batch,
 // The f32 input tensor for rows [first, first + n) (borrowing d's storage).
 Tensor batch_tensor(const Dataset &d, const InputSpec &spec, std::size_t first, std::size_t n);
 
+// An f32 copy of any tensor (dequantized with its own parameters when quantized).
+std::vector<float> as_f32(const q8_tensor *t);
+
 // Top-1 accuracy (fraction) of output 0 against the labels.
 double accuracy(const q8_model *m, const Dataset &d, std::size_t batch);
 
