@@ -253,10 +253,13 @@ class Rewriter {
   // Registers a quantized op output for original value `id`; returns the new value.
   QForm emit_q_output(int id) {
     auto [p, relu_out] = output_params(id);
-    QForm q = make_qform(g_.values[id].name, p);
-    q_[id] = q;
     const int lowest = opt_.activation_scheme == Q8_SCHEME_ASYMMETRIC_U8 ? 0 : -128;
-    if (relu_out >= 0 && p.zero_point == lowest) {
+    const bool skip_relu = relu_out >= 0 && p.zero_point == lowest;
+    // A skipped Relu's output is what the tensor holds, so it carries that name: tools that match
+    // names against the FP32 model (q8 compare) then compare like with like.
+    QForm q = make_qform(g_.values[skip_relu ? relu_out : id].name, p);
+    q_[id] = q;
+    if (skip_relu) {
       q_[relu_out] = q;  // max(x, zero point) is the identity here
       relu_skipped_.insert(relu_out);
     }
