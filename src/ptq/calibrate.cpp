@@ -12,9 +12,6 @@ namespace {
 struct ObserverDeleter {
   void operator()(q8_observer *o) const { q8_observer_destroy(o); }
 };
-struct SessionDeleter {
-  void operator()(q8_session *s) const { q8_session_destroy(s); }
-};
 }  // namespace
 
 Calibration calibrate(const q8_model &model, const Options &opt, const q8_tensor *const *batches,
@@ -47,29 +44,15 @@ Calibration calibrate(const q8_model &model, const Options &opt, const q8_tensor
       observers[id].reset(o);
     }
 
-  std::unique_ptr<q8_session, SessionDeleter> session;
-  int64_t session_batch = -1;
-  for (size_t b = 0; b < batch_count; ++b) {
-    const q8_tensor *const *in = batches + b * n_in;
-    for (size_t i = 0; i < n_in; ++i)
-      if (!in[i]) fail(Q8_ERR_INVALID_ARGUMENT, "calibration batch " + std::to_string(b) + " input " + std::to_string(i) + " is NULL");
-    if (in[0]->rank == 0) fail(Q8_ERR_SHAPE, "calibration batch " + std::to_string(b) + ": input 0 has no batch dimension");
-    const int64_t batch = in[0]->shape[0];
-    if (batch != session_batch) {
-      q8_session *s = nullptr;
-      check(q8_session_create(&model, batch, &s), "creating a calibration session");
-      session.reset(s);
-      session_batch = batch;
-    }
-    check(q8_session_run(session.get(), in, n_in), "calibration run " + std::to_string(b));
+  run_batches(model, batches, batch_count, "calibration", [&](q8_session *session, size_t b) {
     for (auto &kv : observers) {
       const q8_tensor *t = nullptr;
-      check(q8_session_tensor(session.get(), g.values[kv.first].name.c_str(), &t), "reading activation");
+      check(q8_session_tensor(session, g.values[kv.first].name.c_str(), &t), "reading activation");
       check(q8_observer_update(kv.second.get(), t), "observing '" + g.values[kv.first].name + "'");
     }
     if (opt.progress && opt.progress(opt.progress_user, "calibrate", b + 1, batch_count))
       fail(Q8_ERR_STATE, "cancelled by the progress callback during calibration");
-  }
+  });
 
   Calibration calib;
   for (auto &kv : observers) {

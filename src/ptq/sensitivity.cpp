@@ -11,31 +11,16 @@
 namespace q8::ptq {
 
 namespace {
-struct SessionDeleter {
-  void operator()(q8_session *s) const { q8_session_destroy(s); }
-};
-
 // Output 0 of `m` for every batch, concatenated.
 std::vector<float> outputs(const q8_model &m, const q8_tensor *const *batches, size_t batch_count) {
-  const size_t n_in = m.graph.inputs.size();
   std::vector<float> all;
-  std::unique_ptr<q8_session, SessionDeleter> s;
-  int64_t cur = -1;
-  for (size_t b = 0; b < batch_count; ++b) {
-    const q8_tensor *const *in = batches + b * n_in;
-    if (in[0]->shape[0] != cur) {
-      q8_session *p = nullptr;
-      check(q8_session_create(&m, in[0]->shape[0], &p), "sensitivity session");
-      s.reset(p);
-      cur = in[0]->shape[0];
-    }
-    check(q8_session_run(s.get(), in, n_in), "sensitivity run");
+  run_batches(m, batches, batch_count, "sensitivity", [&](q8_session *s, size_t) {
     const q8_tensor *y = nullptr;
-    check(q8_session_output(s.get(), 0, &y), "sensitivity output");
+    check(q8_session_output(s, 0, &y), "sensitivity output");
     if (y->dtype != Q8_DTYPE_F32) fail(Q8_ERR_DTYPE, "sensitivity analysis needs an f32 first output");
     const float *d = static_cast<const float *>(y->data);
     all.insert(all.end(), d, d + y->numel);
-  }
+  });
   return all;
 }
 }  // namespace
