@@ -1,6 +1,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <string.h>
 
 void rng_seed(test_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
 
@@ -73,4 +74,12 @@ int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t sh
   if (v > INT32_MAX) v = INT32_MAX;
   if (v < INT32_MIN) v = INT32_MIN;
   return ref_div_pot(ref_high_mul((int32_t)v, mult), right);
+}
+
+int model_describe_has(const q8_model *m, const char *needle) {
+  char *text = NULL;
+  Q8_OK_OR_FAIL(q8_model_describe(m, 0, &text));
+  int found = strstr(text, needle) != NULL;
+  q8_free(text);
+  return found;
 }

@@ -47,4 +47,7 @@ int32_t ref_high_mul(int32_t a, int32_t b);
 int32_t ref_div_pot(int32_t x, int e);
 int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
 
+/* Whether q8_model_describe's text for m contains needle (fails the test if describe fails). */
+int model_describe_has(const q8_model *m, const char *needle);
+
 #endif

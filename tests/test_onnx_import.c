@@ -60,14 +60,6 @@ static size_t node_count(const q8_model *m) {
   return n;
 }
 
-static int describe_has(const q8_model *m, const char *needle) {
-  char *text = NULL;
-  Q8_OK_OR_FAIL(q8_model_describe(m, 0, &text));
-  int found = strstr(text, needle) != NULL;
-  q8_free(text);
-  return found;
-}
-
 /* Input formula shared with the fixtures' test inputs. */
 static float x_value(size_t i) { return (float)(((double)((i * 13) % 23) - 11.0) / 10.0); }
 /* Weight formula of scripts/make_onnx_fixtures.py (w_value). */
@@ -191,7 +183,7 @@ Test(onnx_fp32, bytes_and_file_agree) {
   Q8_OK_OR_FAIL(q8_model_load_onnx_bytes(bytes, size, &m));
   free(bytes);  /* the model must not borrow the buffer */
   cr_assert_eq(node_count(m), 2);
-  cr_assert(describe_has(m, "Gemm"));
+  cr_assert(model_describe_has(m, "Gemm"));
   const int64_t xs[2] = {1, 4}, ys[2] = {1, 3};
   run_t r = run_model(m, xs, 2);
   (void)output(&r, 0, ys, 2);
@@ -234,8 +226,8 @@ Test(onnx_fp32, clip_min_max_inputs) {
 Test(onnx_passes, identity_and_dropout_removed) {
   q8_model *m = load("identity_dropout.onnx");
   cr_assert_eq(node_count(m), 1, "Identity, Dropout, Identity are gone");
-  cr_assert(!describe_has(m, "Identity") && !describe_has(m, "Dropout"));
-  cr_assert(describe_has(m, "Gemm_1: Gemm"), "unnamed nodes are named <op>_<index>");
+  cr_assert(!model_describe_has(m, "Identity") && !model_describe_has(m, "Dropout"));
+  cr_assert(model_describe_has(m, "Gemm_1: Gemm"), "unnamed nodes are named <op>_<index>");
   const char *name = NULL;
   Q8_OK_OR_FAIL(q8_model_output_name(m, 0, &name));
   cr_assert_str_eq(name, "y", "the graph output keeps its name");
@@ -270,7 +262,7 @@ Test(onnx_passes, identity_from_input_to_output_stays) {
 Test(onnx_passes, batchnorm_folds_into_conv) {
   q8_model *m = load("conv_bn.onnx");
   cr_assert_eq(node_count(m), 2, "Conv, BN, Relu -> Conv, Relu");
-  cr_assert(!describe_has(m, "BatchNormalization"));
+  cr_assert(!model_describe_has(m, "BatchNormalization"));
   const int64_t xs[4] = {2, 2, 5, 5}, ys[4] = {2, 3, 5, 5};
   run_t r = run_model(m, xs, 4);
   const float *y = output(&r, 0, ys, 4);
@@ -291,7 +283,7 @@ Test(onnx_passes, batchnorm_folds_into_conv) {
 Test(onnx_passes, batchnorm_folds_into_gemm_both_layouts) {
   q8_model *m = load("gemm_bn.onnx");
   cr_assert_eq(node_count(m), 2, "Gemm, BN, Gemm, BN -> Gemm, Gemm");
-  cr_assert(!describe_has(m, "BatchNormalization"));
+  cr_assert(!model_describe_has(m, "BatchNormalization"));
   const int64_t xs[2] = {3, 4}, ys[2] = {3, 3};
   run_t r = run_model(m, xs, 2);
   const float *y = output(&r, 0, ys, 2);
@@ -317,7 +309,7 @@ Test(onnx_passes, batchnorm_folds_into_gemm_both_layouts) {
 Test(onnx_passes, batchnorm_with_shared_input_is_kept) {
   q8_model *m = load("conv_bn_shared.onnx");
   cr_assert_eq(node_count(m), 3);
-  cr_assert(describe_has(m, "BatchNormalization"));
+  cr_assert(model_describe_has(m, "BatchNormalization"));
   const int64_t xs[4] = {1, 2, 3, 3}, ys[4] = {1, 3, 3, 3};
   run_t r = run_model(m, xs, 4);
   const float *y = output(&r, 0, ys, 4);
@@ -352,8 +344,8 @@ static void qdq_conv_ref(const float *xin, int batch, double *want) {
 
 Test(onnx_qdq, conv_fuses_to_qlinearconv) {
   q8_model *m = load("qdq_conv.onnx");
-  cr_assert(describe_has(m, "QLinearConv"));
-  cr_assert(!describe_has(m, ": Conv "));
+  cr_assert(model_describe_has(m, "QLinearConv"));
+  cr_assert(!model_describe_has(m, ": Conv "));
   cr_assert_eq(node_count(m), 3, "Q, QLinearConv, DQ");
   const int64_t xs[4] = {2, 2, 5, 5}, ys[4] = {2, 3, 5, 5};
   run_t r = run_model(m, xs, 4);
@@ -369,7 +361,7 @@ Test(onnx_qdq, conv_fuses_to_qlinearconv) {
 
 Test(onnx_qdq, shared_dequantize_is_not_fused) {
   q8_model *m = load("qdq_conv_shared.onnx");
-  cr_assert(!describe_has(m, "QLinearConv"));
+  cr_assert(!model_describe_has(m, "QLinearConv"));
   cr_assert_eq(node_count(m), 8);
   const int64_t xs[4] = {1, 2, 5, 5}, ys[4] = {1, 3, 5, 5};
   run_t r = run_model(m, xs, 4);
@@ -386,7 +378,7 @@ Test(onnx_qdq, shared_dequantize_is_not_fused) {
  * 0.04 zp 128; the Gemm adds an f32 bias the pass quantizes to int32. */
 static void qdq_mm_check(const char *file, const char *fused, int with_bias) {
   q8_model *m = load(file);
-  cr_assert(describe_has(m, fused), "%s did not fuse to %s", file, fused);
+  cr_assert(model_describe_has(m, fused), "%s did not fuse to %s", file, fused);
   cr_assert_eq(node_count(m), 3);
   const int64_t xs[2] = {3, 4}, ys[2] = {3, 3};
   run_t r = run_model(m, xs, 2);

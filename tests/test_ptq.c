@@ -195,14 +195,6 @@ Test(ptq, q8_round_trip_is_exact) {
   q8_model_destroy(m);
 }
 
-static int describe_has(const q8_model *m, const char *needle) {
-  char *text = NULL;
-  Q8_OK_OR_FAIL(q8_model_describe(m, 0, &text));
-  int found = strstr(text, needle) != NULL;
-  q8_free(text);
-  return found;
-}
-
 /* Static mode turns the CNN's convolutions and linears into QLinearConv / QGemm, and keeps a
  * node named in keep_fp32 as it was. */
 Test(ptq, static_graph_and_keep_fp32) {
@@ -226,7 +218,7 @@ Test(ptq, static_graph_and_keep_fp32) {
   o.keep_fp32_count = 1;
   q8_model *q = NULL;
   Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
-  cr_assert(describe_has(q, "QGemm"));
+  cr_assert(model_describe_has(q, "QGemm"));
   size_t qn = 0;
   Q8_OK_OR_FAIL(q8_model_node_count(q, &qn));
   int kept = 0;
