@@ -13,7 +13,8 @@
  *
  * Headers, simple to advanced: common.h (status, dtypes, versions, run-time settings),
  * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization),
- * gemm.h (INT8 matrix multiplication), conv.h (INT8 convolution on the GEMM).
+ * gemm.h (INT8 matrix multiplication), conv.h (INT8 convolution on the GEMM), qops.h,
+ * model.h (whole models), prune.h (pruning masks), sparse.h (sparse INT8 weights and GEMM).
  */
 #ifndef Q8_Q8_H
 #define Q8_Q8_H
@@ -26,4 +27,6 @@
 #include "q8/conv.h"
 #include "q8/qops.h"
 #include "q8/model.h"
+#include "q8/prune.h"
+#include "q8/sparse.h"
 #endif

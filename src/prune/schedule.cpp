@@ -1,0 +1,1 @@
+#include "q8/prune.h"

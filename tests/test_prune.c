@@ -1,0 +1,3 @@
+#include <criterion/criterion.h>
+#include "q8/q8.h"
+#include "support.h"
