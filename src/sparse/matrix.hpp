@@ -54,6 +54,7 @@ struct Matrix {
   int64_t rows = 0, cols = 0;
   int64_t br = 1, bc = 1;      // block shape (BCSR); 1 x 1 for CSR, 1 x 4 for 2_4 and BITMAP
   std::vector<float> scales;   // empty (no quantization parameters), 1, or rows entries
+  bool per_row = false;        // scales were per axis 0 (tells rows == 1 from per tensor)
   int64_t nonzeros = 0;
 
   std::vector<uint32_t> row_ptr;    // CSR, BCSR
