@@ -25,6 +25,7 @@
 
 #include "q8/common.h"
 #include "q8/observer.h"
+#include "q8/prune.h"
 #include "q8/quant.h"
 #include "q8/tensor.h"
 
@@ -104,6 +105,25 @@ Q8_API q8_status q8_session_output(const q8_session *session, size_t index, cons
  * value is what the model computes there: a quantized tensor carries its qparams. */
 Q8_API q8_status q8_session_tensor(const q8_session *session, const char *name, const q8_tensor **out);
 
+/* ---- pruning ----------------------------------------------------------------------------- */
+
+/* A new FP32 model with pruned weights: the constant f32 weight of every Conv, Gemm and MatMul is
+ * masked (prune.h) in the 2-D view rows = output channels, cols = reduction: Conv's [O, I*kh*kw],
+ * Gemm's B as [N, K] whatever transB, MatMul's constant [K, N] B transposed. Each layer is pruned
+ * to the options' target (global == 0) or all of them share one ranking (global != 0,
+ * Q8_PRUNE_UNSTRUCTURED only). A layer the pattern does not fit (N:M with K not a multiple of m,
+ * blocks that do not divide) stays dense, and so do the nodes named in `keep_dense`
+ * (`keep_dense_count` names, borrowed for the call; e.g. a first convolution with 9 weights per
+ * filter, which has nothing to spare). q8_model_describe shows each layer's sparsity. Biases are
+ * never pruned. */
+Q8_API q8_status q8_model_prune(const q8_model *model, const q8_prune_options *options, int global,
+                                const char *const *keep_dense, size_t keep_dense_count,
+                                q8_model **out);
+
+/* The fraction of zero elements over the weights of every Conv / Gemm / MatMul (and their
+ * quantized forms: an element equal to its zero point), and how many elements that is over. */
+Q8_API q8_status q8_model_weight_sparsity(const q8_model *model, double *sparsity, size_t *elements);
+
 /* ---- post-training quantization ---------------------------------------------------------- */
 
 typedef enum q8_ptq_mode {
@@ -131,6 +151,13 @@ typedef struct q8_ptq_options {
    * non-zero to cancel (the call then fails with Q8_ERR_STATE). NULL: no progress. */
   int (*progress)(void *user, const char *stage, size_t done, size_t total);
   void *progress_user;
+  /* Non-NULL: prune the FP32 weights first, exactly as q8_model_prune(model, prune,
+   * prune_global, prune_keep_dense, prune_keep_dense_count), then calibrate and quantize the
+   * pruned model (all borrowed for the call). */
+  const q8_prune_options *prune;    /* default NULL: no pruning */
+  int prune_global;                 /* default 0: each layer to the target sparsity */
+  const char *const *prune_keep_dense;  /* node names whose weights are not pruned */
+  size_t prune_keep_dense_count;
 } q8_ptq_options;
 
 Q8_API q8_status q8_ptq_options_init(q8_ptq_options *options);

@@ -91,6 +91,26 @@ Q8_API q8_status q8_sparse_gemm_s8s8(int64_t m, const int8_t *a, int64_t lda, in
                                      const q8_sparse *w, const q8_gemm_epilogue *epilogue,
                                      void *c, int64_t ldc);
 
+/* ---- sparse weights in models ------------------------------------------------------------ */
+
+/* Whether sessions run a constant INT8 weight (QGemm, QLinearMatMul, MatMulInteger, DynamicGemm
+ * with weight zero points 0) through the sparse GEMM:
+ *   AUTO    (default) per layer, from the weight's measured density and structure (2:4, 4x4
+ *           blocks, unstructured) and the session's row count, against the crossover densities
+ *           bench_sparse measured on this kind of CPU (docs/SPARSITY.md); dense otherwise.
+ *   DENSE   never.
+ *   SPARSE  whenever the weight has a zero, in the format its structure suits (for tests).
+ * Results are the same bits either way. The environment variable Q8_SPARSE=auto|dense|sparse
+ * sets the starting value. Applies to sessions created afterwards. */
+typedef enum q8_sparse_policy {
+  Q8_SPARSE_POLICY_AUTO = 0,
+  Q8_SPARSE_POLICY_DENSE = 1,
+  Q8_SPARSE_POLICY_SPARSE = 2
+} q8_sparse_policy;
+
+Q8_API q8_status q8_sparse_set_policy(q8_sparse_policy policy);
+Q8_API q8_sparse_policy q8_sparse_get_policy(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,8 @@
 
 #include "capi/guard.hpp"
 #include "q8/model.h"
+#include "model/weights.hpp"
+#include "ptq/prune.hpp"
 #include "ptq/ptq.hpp"
 #include "ptq/sensitivity.hpp"
 
@@ -35,11 +37,42 @@ q8_status q8_model_quantize(const q8_model *model, const q8_ptq_options *options
     Q8_CHECK_NOT_NULL(model);
     Q8_CHECK_NOT_NULL(out);
     const ptq::Options opt = ptq::read_options(options);
+    // Pruning comes first, so calibration sees the activations of the pruned model.
+    std::unique_ptr<q8_model> pruned;
+    if (opt.prune) {
+      pruned = std::make_unique<q8_model>();
+      pruned->graph = ptq::prune(model->graph, &opt.prune_options, opt.prune_global, opt.prune_keep_dense);
+    }
+    const q8_model &src = pruned ? *pruned : *model;
     ptq::Calibration calib;
-    if (opt.mode == Q8_PTQ_STATIC) calib = ptq::calibrate(*model, opt, batches, batch_count);
+    if (opt.mode == Q8_PTQ_STATIC) calib = ptq::calibrate(src, opt, batches, batch_count);
     auto m = std::make_unique<q8_model>();
-    m->graph = ptq::quantize(model->graph, opt, calib);
+    m->graph = ptq::quantize(src.graph, opt, calib);
     *out = m.release();
+  });
+}
+
+q8_status q8_model_prune(const q8_model *model, const q8_prune_options *options, int global,
+                         const char *const *keep_dense, size_t keep_dense_count, q8_model **out) {
+  return guard(__func__, [&] {
+    Q8_CHECK_NOT_NULL(model);
+    Q8_CHECK_NOT_NULL(options);
+    Q8_CHECK_NOT_NULL(out);
+    const std::set<std::string> keep = ptq::read_names(keep_dense, keep_dense_count, "keep_dense");
+    auto m = std::make_unique<q8_model>();
+    m->graph = ptq::prune(model->graph, options, global != 0, keep);
+    *out = m.release();
+  });
+}
+
+q8_status q8_model_weight_sparsity(const q8_model *model, double *sparsity, size_t *elements) {
+  return guard(__func__, [&] {
+    Q8_CHECK_NOT_NULL(model);
+    Q8_CHECK_NOT_NULL(sparsity);
+    size_t n = 0;
+    const double s = model::weight_sparsity(model->graph, &n);
+    *sparsity = s;
+    if (elements) *elements = n;
   });
 }
 

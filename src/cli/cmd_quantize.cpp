@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "model_io.hpp"
+#include "prune_args.hpp"
 
 namespace q8cli {
 
@@ -25,6 +26,7 @@ void help() {
       "  --keep-fp32 NODE[,NODE...]     leave these nodes in FP32\n"
       "  --sensitivity                  before quantizing, rank nodes by the error each causes alone\n"
       "  --quiet                        no progress bar\n");
+  std::printf("%s", kPruneHelp);
   std::printf(kDataHelp);
 }
 
@@ -59,8 +61,8 @@ std::vector<std::string> split_commas(const std::string &s) {
 int cmd_quantize(int argc, char **argv) {
   Args a("quantize", argc, argv,
          {"--output", "--mode", "--calib", "--observer", "--percentile", "--activations", "--keep-fp32",
-          "--rows", "--input-scale", "--batch"},
-         {"--per-channel", "--per-tensor", "--quiet", "--sensitivity"});
+          "--rows", "--input-scale", "--batch", Q8CLI_PRUNE_VALUES},
+         {"--per-channel", "--per-tensor", "--quiet", "--sensitivity", Q8CLI_PRUNE_FLAGS});
   if (a.help()) {
     help();
     return 0;
@@ -94,6 +96,13 @@ int cmd_quantize(int argc, char **argv) {
   for (const auto &k : keep) keep_c.push_back(k.c_str());
   o.keep_fp32 = keep_c.data();
   o.keep_fp32_count = keep_c.size();
+  PruneArgs prune;
+  if (read_prune_options(a, prune)) {
+    o.prune = &prune.options;
+    o.prune_global = prune.global ? 1 : 0;
+    o.prune_keep_dense = prune.skip_c.data();
+    o.prune_keep_dense_count = prune.skip_c.size();
+  }
   Progress prog;
   prog.tty = !a.has("--quiet") && isatty(STDERR_FILENO);
   o.progress = on_progress;
@@ -138,6 +147,13 @@ int cmd_quantize(int argc, char **argv) {
               mode.c_str(), human_bytes(double(before)).c_str(), human_bytes(double(after)).c_str(),
               before ? double(after) / double(before) : 0.0,
               o.mode == Q8_PTQ_STATIC ? (", calibrated on " + std::to_string(calib.rows) + " rows").c_str() : "");
+  if (o.prune) {
+    double sparsity = 0;
+    size_t n = 0;
+    Q8_CHECK(q8_model_weight_sparsity(qm.get(), &sparsity, &n));
+    std::printf("pruned before quantizing: weight sparsity %.1f %% of %zu weights (q8 inspect shows each layer)\n",
+                100.0 * sparsity, n);
+  }
   return 0;
 }
 

@@ -12,4 +12,5 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 }  // namespace q8cli

@@ -21,6 +21,8 @@ void print_usage(FILE *f) {
                "commands:\n"
                "  quantize IN -o OUT.q8 [--calib DATA] [--mode static|dynamic|weight] ...\n"
                "      Post-training quantization of an FP32 ONNX (or .q8) model into a .q8 file.\n"
+               "  prune IN -o OUT.q8 --prune S [--prune-pattern 2:4|block4x4|unstructured|channel]\n"
+               "      Magnitude pruning of the FP32 weights (quantize --prune does it before PTQ).\n"
                "  run MODEL --data DATA [-o OUT.csv]     Run a model; print or write output 0.\n"
                "  eval MODEL --data DATA                 Top-1 accuracy against the labels.\n"
                "  bench MODEL [--against MODEL2] [--data DATA]\n"
@@ -76,7 +78,7 @@ int run(int argc, char **argv) {
     int (*fn)(int, char **);
   } commands[] = {{"calibrate", cmd_calibrate}, {"quantize", cmd_quantize}, {"run", cmd_run},
                   {"eval", cmd_eval},           {"bench", cmd_bench},       {"inspect", cmd_inspect},
-                  {"compare", cmd_compare}};
+                  {"compare", cmd_compare},     {"prune", cmd_prune}};
   for (const auto &c : commands)
     if (cmd == c.name) return c.fn(argc - 2, argv + 2);
   usage_error("unknown command '" + cmd + "'");

@@ -2,11 +2,74 @@
 #include "model/describe.hpp"
 
 #include <cstdio>
+#include <map>
 #include <sstream>
+
+#include "model/weights.hpp"
+#include "sparse/choose.hpp"
+#include "sparse/matrix.hpp"
 
 namespace q8::model {
 
 namespace {
+
+// A layer weight's sparsity and, for s8 weights with zero point 0, its smallest sparse form.
+struct WeightStats {
+  double sparsity = 0;
+  std::size_t elements = 0;
+  const char *format = nullptr;  // NULL: no sparse form (f32, or a nonzero zero point)
+  std::size_t sparse_bytes = 0;
+};
+
+const char *format_name(q8_sparse_format f) {
+  switch (f) {
+    case Q8_SPARSE_CSR: return "CSR";
+    case Q8_SPARSE_BCSR: return "BCSR 4x4";
+    case Q8_SPARSE_2_4: return "2:4";
+    case Q8_SPARSE_BITMAP: return "bitmap";
+  }
+  return "?";
+}
+
+// By node name: the weight stats of the layers whose weight has zeros.
+std::map<std::string, WeightStats> weight_stats(const Graph &g) {
+  std::map<std::string, WeightStats> out;
+  for (const WeightRef &w : weights_of(g, false)) {
+    WeightStats st;
+    st.elements = std::size_t(w.rows * w.cols);
+    const std::size_t zeros = zero_count(g, w);
+    if (zeros == 0) continue;
+    st.sparsity = double(zeros) / double(st.elements);
+    const std::vector<int8_t> view = s8_view(g, w);
+    if (!view.empty()) {
+      const sparse::Structure s = sparse::analyze(view.data(), w.rows, w.cols);
+      std::vector<std::pair<q8_sparse_format, int64_t>> formats = {{Q8_SPARSE_CSR, 1}, {Q8_SPARSE_BITMAP, 1}};
+      if (s.two_four) formats.push_back({Q8_SPARSE_2_4, 1});
+      if (s.blocks) formats.push_back({Q8_SPARSE_BCSR, 4});
+      const Value &v = g.values[std::size_t(w.value)];
+      for (const auto &[f, b] : formats) {
+        sparse::Matrix m;
+        sparse::from_dense(m, view.data(), {w.rows, w.cols}, v.qp.scales, f, b, b == 4 ? 4 : 1);
+        const std::size_t bytes = sparse::info(m).total_bytes;
+        if (!st.format || bytes < st.sparse_bytes) {
+          st.format = format_name(f);
+          st.sparse_bytes = bytes;
+        }
+      }
+    }
+    out[w.node] = st;
+  }
+  return out;
+}
+
+std::string stats_text(const WeightStats &st) {
+  char buf[160];
+  int n = std::snprintf(buf, sizeof buf, "      weight sparsity %.1f %%", 100.0 * st.sparsity);
+  if (st.format)
+    std::snprintf(buf + n, sizeof buf - std::size_t(n), ", as sparse INT8 (%s) %zu bytes = %.3fx FP32", st.format,
+                  st.sparse_bytes, double(st.sparse_bytes) / (4.0 * double(st.elements)));
+  return std::string(buf) + "\n";
+}
 
 std::string shape_str(const Value &v) {
   if (!v.has_shape) return "?";
@@ -92,6 +155,7 @@ std::string describe_text(const Graph &g) {
       const_bytes += v.data.size;
       ++const_count;
     }
+  const std::map<std::string, WeightStats> stats = weight_stats(g);
   for (const Node &n : g.nodes) {
     o << "  " << n.name << ": " << (n.domain.empty() ? "" : n.domain + ".") << n.op << " ["
       << node_precision(g, n) << "] (";
@@ -115,6 +179,7 @@ std::string describe_text(const Graph &g) {
       if (id >= 0) o << g.values[id].name;
     }
     o << ")\n";
+    if (const auto it = stats.find(n.name); it != stats.end()) o << stats_text(it->second);
   }
   o << "weights: " << const_count << " constants, " << const_bytes << " bytes\n";
   return o.str();
@@ -132,6 +197,7 @@ std::string describe_json(const Graph &g) {
   std::size_t const_bytes = 0;
   for (const Value &v : g.values)
     if (v.is_const) const_bytes += v.data.size;
+  const std::map<std::string, WeightStats> stats = weight_stats(g);
   for (std::size_t k = 0; k < g.nodes.size(); ++k) {
     const Node &n = g.nodes[k];
     std::size_t bytes = 0;
@@ -153,7 +219,13 @@ std::string describe_json(const Graph &g) {
     o << "],\"outputs\":[";
     for (std::size_t i = 0; i < n.outputs.size(); ++i)
       o << (i ? "," : "") << "\"" << (n.outputs[i] < 0 ? "" : json_escape(g.values[n.outputs[i]].name)) << "\"";
-    o << "],\"const_bytes\":" << bytes << "}";
+    o << "],\"const_bytes\":" << bytes;
+    if (const auto it = stats.find(n.name); it != stats.end()) {
+      o << ",\"weight_sparsity\":" << it->second.sparsity;
+      if (it->second.format)
+        o << ",\"sparse_format\":\"" << it->second.format << "\",\"sparse_bytes\":" << it->second.sparse_bytes;
+    }
+    o << "}";
   }
   o << "],\"weight_bytes\":" << const_bytes << "}";
   return o.str();

@@ -1,4 +1,6 @@
 // The C options, validated into the pass's own struct.
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -6,6 +8,16 @@
 #include "ptq/ptq.hpp"
 
 namespace q8::ptq {
+
+std::set<std::string> read_names(const char *const *names, size_t count, const std::string &what) {
+  if (count > 0 && !names) fail(Q8_ERR_INVALID_ARGUMENT, what + " is NULL but its count is " + std::to_string(count));
+  std::set<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    if (!names[i]) fail(Q8_ERR_INVALID_ARGUMENT, what + "[" + std::to_string(i) + "] is NULL");
+    out.insert(names[i]);
+  }
+  return out;
+}
 
 Options read_options(const q8_ptq_options *c) {
   Options o;
@@ -38,14 +50,21 @@ Options read_options(const q8_ptq_options *c) {
   if (!(full.percentile > 50.0 && full.percentile <= 100.0))
     fail(Q8_ERR_INVALID_ARGUMENT, "options->percentile must be in (50, 100]");
   o.percentile = full.percentile;
-  if (full.keep_fp32_count > 0 && !full.keep_fp32)
-    fail(Q8_ERR_INVALID_ARGUMENT, "options->keep_fp32 is NULL but keep_fp32_count is " + std::to_string(full.keep_fp32_count));
-  for (size_t i = 0; i < full.keep_fp32_count; ++i) {
-    if (!full.keep_fp32[i]) fail(Q8_ERR_INVALID_ARGUMENT, "options->keep_fp32[" + std::to_string(i) + "] is NULL");
-    o.keep_fp32.insert(full.keep_fp32[i]);
-  }
+  o.keep_fp32 = read_names(full.keep_fp32, full.keep_fp32_count, "options->keep_fp32");
   o.progress = full.progress;
   o.progress_user = full.progress_user;
+  if (full.prune) {
+    // The caller's prune options may be older and shorter: copy what it knows over the defaults.
+    if (full.prune->struct_size < offsetof(q8_prune_options, pattern) + sizeof(int))
+      fail(Q8_ERR_INVALID_ARGUMENT, "options->prune->struct_size is " + std::to_string(full.prune->struct_size) +
+                                        ": fill it with q8_prune_options_init");
+    q8_prune_options_init(&o.prune_options);
+    std::memcpy(&o.prune_options, full.prune, std::min(full.prune->struct_size, sizeof o.prune_options));
+    o.prune_options.struct_size = sizeof o.prune_options;
+    o.prune = true;
+    o.prune_global = full.prune_global != 0;
+    o.prune_keep_dense = read_names(full.prune_keep_dense, full.prune_keep_dense_count, "options->prune_keep_dense");
+  }
   return o;
 }
 

@@ -35,7 +35,14 @@ struct Options {
   std::set<std::string> keep_fp32;  // node names
   int (*progress)(void *, const char *, size_t, size_t) = nullptr;
   void *progress_user = nullptr;
+  bool prune = false;               // prune the FP32 weights before calibrating
+  q8_prune_options prune_options{};  // a full copy (validated by the prune calls themselves)
+  bool prune_global = false;
+  std::set<std::string> prune_keep_dense;  // node names
 };
+
+// A set of node names from a C array (count entries, none NULL); `what` names it in errors.
+std::set<std::string> read_names(const char *const *names, size_t count, const std::string &what);
 
 // Validated copy of the C options (NULL = defaults).
 Options read_options(const q8_ptq_options *c);

@@ -1,7 +1,8 @@
 // QLinearMatMul, MatMulInteger (ONNX), QGemm (com.microsoft) and DynamicGemm (ai.q8) on q8's GEMM.
 // B is packed once in prepare() when it is constant (per batch of B for N-D MatMul), and the
 // requantization scales are folded there when the scale inputs are constant. u8 weights run as
-// s8 (w - 128 with zero points - 128: the same differences).
+// s8 (w - 128 with zero points - 128: the same differences). A pruned 2-D B with zero points 0
+// may run on the sparse GEMM instead (q8_sparse_policy; the same bits).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "quant/convert.hpp"
 #include "runtime/kernels_float_util.hpp"
 #include "runtime/kernels_quant_common.hpp"
+#include "sparse/choose.hpp"
+#include "sparse/gemm.hpp"
 
 namespace q8::rt::qk {
 namespace {
@@ -65,8 +68,9 @@ class MatMulCore {
   const std::vector<int64_t> &out_shape() const { return out_shape_; }
   int64_t n() const { return n_; }
 
-  // Packs every batch of b (u8 or s8) with its zero points (1 or N entries, of b's type).
-  void pack(const q8_tensor &b, std::vector<int32_t> zb) {
+  // Packs every batch of b (u8 or s8) with its zero points (1 or N entries, of b's type). A
+  // constant b (packed once, in prepare) may go to the sparse GEMM instead.
+  void pack(const q8_tensor &b, std::vector<int32_t> zb, bool constant = false) {
     packs_.clear();
     const std::size_t per = std::size_t(k_ * n_);
     std::vector<int8_t> tmp;
@@ -76,6 +80,10 @@ class MatMulCore {
       for (int32_t &z : zb) z -= 128;
     }
     const int8_t *w = b.dtype == Q8_DTYPE_U8 ? tmp.data() : static_cast<const int8_t *>(b.data);
+    sparse_.reset();
+    if (constant && flat_ && b_batches_ == 1 && !trans_a_ && b.rank == 2 && std::all_of(zb.begin(), zb.end(), [](int32_t z) { return z == 0; }) &&
+        try_sparse(w))
+      return;
     for (int64_t i = 0; i < b_batches_; ++i) {
       packs_.push_back(std::make_unique<gemm::Packed>());
       gemm::pack_b(*packs_.back(), trans_b_, k_, n_, w + std::size_t(i) * per, trans_b_ ? std::max<int64_t>(k_, 1) : std::max<int64_t>(n_, 1),
@@ -95,7 +103,10 @@ class MatMulCore {
     unsigned char *op = static_cast<unsigned char *>(out);
     if (flat_) {
       av.a = ap;
-      gemm::run(av, batches_ * m_, *packs_[0], e, op, std::max<int64_t>(n_, 1));
+      if (sparse_)
+        sparse::run(av, batches_ * m_, *sparse_, e, op, std::max<int64_t>(n_, 1));
+      else
+        gemm::run(av, batches_ * m_, *packs_[0], e, op, std::max<int64_t>(n_, 1));
       return;
     }
     const std::size_t r = batch_.size();
@@ -113,10 +124,23 @@ class MatMulCore {
   }
 
  private:
+  // B as the sparse GEMM's [N, K] matrix, if the policy picks a sparse format at this M.
+  bool try_sparse(const int8_t *w) {
+    std::vector<int8_t> nk(std::size_t(n_ * k_));
+    for (int64_t j = 0; j < n_; ++j)
+      for (int64_t q = 0; q < k_; ++q) nk[std::size_t(j * k_ + q)] = trans_b_ ? w[j * k_ + q] : w[q * n_ + j];
+    const sparse::Choice c = sparse::choose(sparse::analyze(nk.data(), n_, k_), batches_ * m_);
+    if (!c.sparse) return false;
+    sparse_ = std::make_unique<sparse::Matrix>();
+    sparse::from_dense(*sparse_, nk.data(), {n_, k_}, {}, c.format, c.block_rows, c.block_cols);
+    return true;
+  }
+
   int64_t m_ = 0, k_ = 0, n_ = 0, batches_ = 1, b_batches_ = 1;
   bool trans_a_ = false, trans_b_ = false, flat_ = true;
   std::vector<int64_t> batch_, sa_, sb_, out_shape_;
   std::vector<std::unique_ptr<gemm::Packed>> packs_;
+  std::unique_ptr<sparse::Matrix> sparse_;
 };
 
 // B's zero points: b_zp of b's type, 1 or N entries (per column), or absent (0).
@@ -147,7 +171,7 @@ class QLinearMatMul final : public Kernel {
     q8_tensor *y = output(ctx, 0, "y");
     set_output(y, out_, core_.out_shape());
     if (ctx.in[3].constant && known(ctx, 5)) {
-      core_.pack(b, b_zero_points(ctx, 5, b, core_.n()));
+      core_.pack(b, b_zero_points(ctx, 5, b, core_.n()), true);
       packed_ = true;
     }
     folded_ = known(ctx, 1) && known(ctx, 2) && known(ctx, 4) && known(ctx, 6) && known(ctx, 7);
@@ -193,7 +217,7 @@ class MatMulInteger final : public Kernel {
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_S32, core_.out_shape());
     e_ = qops::make_epilogue(Q8_DTYPE_S32, 1.0f, 1.0f, nullptr, 0, {}, nullptr, core_.n());
     if (ctx.in[1].constant && known(ctx, 3)) {
-      core_.pack(b, b_zero_points(ctx, 3, b, core_.n()));
+      core_.pack(b, b_zero_points(ctx, 3, b, core_.n()), true);
       packed_ = true;
     }
   }
@@ -237,7 +261,7 @@ class QGemm final : public Kernel {
       node_error(ctx.node, Q8_ERR_DTYPE, "y_zero_point must be u8 or s8");
     set_output(output(ctx, 0, "Y"), out_, core_.out_shape());
     if (ctx.in[3].constant && known(ctx, 5)) {
-      core_.pack(b, b_zero_points(ctx, 5, b, n));
+      core_.pack(b, b_zero_points(ctx, 5, b, n), true);
       packed_ = true;
     }
     folded_ = known(ctx, 1) && known(ctx, 2) && known(ctx, 4) && known(ctx, 6) && known(ctx, 7) && known(ctx, 8);
@@ -302,13 +326,13 @@ class DynamicGemm final : public Kernel {
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, core_.out_shape());
     xq_.resize(x.numel);
     if (ctx.in[1].constant && known(ctx, 2) && known(ctx, 3)) {
-      params(ctx);
+      params(ctx, true);
       packed_ = true;
     }
   }
   void run(NodeContext &ctx) override {
     const q8_tensor &x = *ctx.in[0].t;
-    if (!packed_) params(ctx);
+    if (!packed_) params(ctx, false);
     const qops::Affine px = qops::dynamic_qparams(static_cast<const float *>(x.data), x.numel,
                                                   ("node '" + ctx.node.name + "' input X").c_str());
     q8_tensor xv;
@@ -334,10 +358,10 @@ class DynamicGemm final : public Kernel {
   }
 
  private:
-  void params(const NodeContext &ctx) {
+  void params(const NodeContext &ctx, bool constant) {
     sw_ = read_scales(ctx, 2, "W_scale", n_);
     const std::vector<int32_t> zw = read_zero_points(ctx, 3, "W_zero_point", Q8_DTYPE_S8, sw_.size());
-    core_.pack(*ctx.in[1].t, zw);
+    core_.pack(*ctx.in[1].t, zw, constant);
   }
   bool trans_b_;
   int64_t n_ = 0;
