@@ -13,7 +13,8 @@ namespace q8::model {
 
 namespace {
 
-// A layer weight's sparsity and, for s8 weights with zero point 0, its smallest sparse form.
+// A layer weight's sparsity and, for s8 weights with zero point 0, its smallest sparse form if that
+// is smaller than the dense INT8 weight.
 struct WeightStats {
   double sparsity = 0;
   std::size_t elements = 0;
@@ -51,7 +52,8 @@ std::map<std::string, WeightStats> weight_stats(const Graph &g) {
         sparse::Matrix m;
         sparse::from_dense(m, view.data(), {w.rows, w.cols}, v.qp.scales, f, b, b == 4 ? 4 : 1);
         const std::size_t bytes = sparse::info(m).total_bytes;
-        if (!st.format || bytes < st.sparse_bytes) {
+        // Only a form smaller than the dense INT8 weight is worth naming.
+        if (bytes < st.elements && (!st.format || bytes < st.sparse_bytes)) {
           st.format = format_name(f);
           st.sparse_bytes = bytes;
         }
