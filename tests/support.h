@@ -47,6 +47,18 @@ int32_t ref_high_mul(int32_t a, int32_t b);
 int32_t ref_div_pot(int32_t x, int e);
 int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
 
+/* Epilogue variant v (0..7) for n <= 512 output columns and depth k, for the GEMM-shaped suites:
+ * 0 S32, 1 S32 + bias, 2 fixed per tensor u8 + bias, 3 fixed per channel s8 ReLU, 4 float per
+ * tensor s8 + bias, 5 float per channel u8 clamped, 6 dequantize per channel + bias, 7 dequantize
+ * per tensor; random bias and scales that spread C over the output range (some elements clamp).
+ * Returns NULL for variant 0 (the defaults), else &e->ep; e must outlive its use. */
+typedef struct {
+  q8_gemm_epilogue ep;
+  int32_t bias[512], mult[512], shift[512];
+  float scale[512];
+} epilogue_buf;
+const q8_gemm_epilogue *epilogue_variant(epilogue_buf *e, int v, int64_t n, int64_t k, test_rng *r);
+
 /* Whether q8_model_describe's text for m contains needle (fails the test if describe fails). */
 int model_describe_has(const q8_model *m, const char *needle);
 

@@ -130,61 +130,6 @@ static void check_problem(const problem *p, const void *a, const int8_t *b, cons
 
 /* ---- random problems ----------------------------------------------------------------------- */
 
-typedef struct {
-  q8_gemm_epilogue ep;
-  int32_t bias[512], mult[512], shift[512];
-  float scale[512];
-} epilogue_buf;
-
-/* Epilogue variant v (0..7) for n columns and depth k, with scales that spread C over the output
- * range (some elements clamp). */
-static const q8_gemm_epilogue *make_epilogue(epilogue_buf *e, int v, int64_t n, int64_t k, test_rng *r) {
-  cr_assert(n <= 512);
-  Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&e->ep));
-  for (int64_t j = 0; j < n; ++j) {
-    e->bias[j] = (int32_t)(rng_next(r) % 200001) - 100000;
-    /* |t| is about 128 * 128 * sqrt(k) / 2; map that to about +-100 */
-    const double real = 100.0 / (8192.0 * sqrt((double)(k > 0 ? k : 1))) * (0.5 + rng_uniform(r));
-    int e2;
-    const double f = frexp(real, &e2); /* real = f * 2^e2, f in [0.5, 1) */
-    int64_t mq = (int64_t)llround(f * 2147483648.0);
-    if (mq == ((int64_t)1 << 31)) { mq /= 2; ++e2; }
-    e->mult[j] = (int32_t)mq;
-    e->shift[j] = e2;
-    e->scale[j] = (float)real;
-  }
-  switch (v) {
-    case 0: return NULL;
-    case 1: e->ep.bias = e->bias; return &e->ep; /* int32 + bias */
-    case 2: /* fixed, per tensor, u8 */
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED; e->ep.output_dtype = Q8_DTYPE_U8;
-      e->ep.multiplier = e->mult; e->ep.shift = e->shift; e->ep.zero_point = 128; e->ep.bias = e->bias;
-      return &e->ep;
-    case 3: /* fixed, per channel, s8, ReLU */
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED; e->ep.output_dtype = Q8_DTYPE_S8;
-      e->ep.multiplier = e->mult; e->ep.shift = e->shift; e->ep.channels = (size_t)n;
-      e->ep.zero_point = -5; e->ep.qmin = -5;
-      return &e->ep;
-    case 4: /* float, per tensor, s8 */
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FLOAT; e->ep.output_dtype = Q8_DTYPE_S8;
-      e->ep.scale = e->scale; e->ep.zero_point = 3; e->ep.bias = e->bias;
-      return &e->ep;
-    case 5: /* float, per channel, u8, ReLU6-like clamp */
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FLOAT; e->ep.output_dtype = Q8_DTYPE_U8;
-      e->ep.scale = e->scale; e->ep.channels = (size_t)n; e->ep.zero_point = 10;
-      e->ep.qmin = 10; e->ep.qmax = 70;
-      return &e->ep;
-    case 6: /* dequantize, per channel */
-      e->ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; e->ep.output_dtype = Q8_DTYPE_F32;
-      e->ep.scale = e->scale; e->ep.channels = (size_t)n; e->ep.bias = e->bias;
-      return &e->ep;
-    default: /* dequantize, per tensor */
-      e->ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; e->ep.output_dtype = Q8_DTYPE_F32;
-      e->ep.scale = e->scale;
-      return &e->ep;
-  }
-}
-
 /* One random problem of shape m x n x k; `variant` rotates signedness, transposes, padding and
  * zero points; epilogue `epi` (0..7), or a random one when epi < 0. */
 static void random_case_epi(int64_t m, int64_t n, int64_t k, unsigned variant, int epi, test_rng *r) {
@@ -215,7 +160,7 @@ static void random_case_epi(int64_t m, int64_t n, int64_t k, unsigned variant, i
   else if (zm == 2) p.zb_count = 1;
   else p.zb_count = (size_t)n;
   epilogue_buf eb;
-  p.ep = make_epilogue(&eb, epi >= 0 ? epi : (int)(rng_next(r) % 8), n, k, r);
+  p.ep = epilogue_variant(&eb, epi >= 0 ? epi : (int)(rng_next(r) % 8), n, k, r);
 
   const size_t a_bytes = (size_t)((p.trans_a ? k : m) * p.lda) + 1;
   const size_t b_bytes = (size_t)((p.trans_b ? n : k) * p.ldb) + 1;

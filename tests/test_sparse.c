@@ -323,58 +323,6 @@ Test(sparse, byte_accounting_at_4096) {
 
 /* ---- GEMM against the dense GEMM --------------------------------------------------------------- */
 
-typedef struct {
-  q8_gemm_epilogue ep;
-  int32_t bias[256], mult[256], shift[256];
-  float scale[256];
-} epilogue_buf;
-
-/* Epilogue variant v (0..7) for n output columns and depth k: S32 without and with bias, fixed and
- * float requantization, dequantization, per tensor and per channel, with and without bias. The
- * scales spread C over the output range so some elements clamp. */
-static const q8_gemm_epilogue *make_epilogue(epilogue_buf *e, int v, int64_t n, int64_t k, test_rng *r) {
-  cr_assert(n <= 256);
-  Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&e->ep));
-  for (int64_t j = 0; j < n; ++j) {
-    e->bias[j] = (int32_t)(rng_next(r) % 100001) - 50000;
-    const double real = (0.5 + rng_uniform(r)) / (64.0 * sqrt((double)(k > 0 ? k : 1)));
-    int exp2;
-    const double f = frexp(real, &exp2);
-    e->mult[j] = (int32_t)(f * 1073741824.0) * 2; /* f * 2^31, even: never 2^31 */
-    e->shift[j] = exp2;
-    e->scale[j] = (float)real;
-  }
-  e->ep.channels = (size_t)n;
-  switch (v) {
-    case 0: return NULL;
-    case 1: e->ep.bias = e->bias; return &e->ep;
-    case 2:
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED; e->ep.output_dtype = Q8_DTYPE_S8;
-      e->ep.multiplier = e->mult; e->ep.shift = e->shift; e->ep.zero_point = -3; e->ep.bias = e->bias;
-      return &e->ep;
-    case 3:
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED; e->ep.output_dtype = Q8_DTYPE_U8;
-      e->ep.multiplier = e->mult; e->ep.shift = e->shift; e->ep.zero_point = 128; e->ep.qmin = 100;
-      return &e->ep;
-    case 4:
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FLOAT; e->ep.output_dtype = Q8_DTYPE_S8;
-      e->ep.scale = e->scale; e->ep.channels = 1; e->ep.zero_point = 7; e->ep.bias = e->bias;
-      return &e->ep;
-    case 5:
-      e->ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FLOAT; e->ep.output_dtype = Q8_DTYPE_U8;
-      e->ep.scale = e->scale; e->ep.zero_point = 20;
-      return &e->ep;
-    case 6:
-      e->ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; e->ep.output_dtype = Q8_DTYPE_F32;
-      e->ep.scale = e->scale; e->ep.bias = e->bias;
-      return &e->ep;
-    default:
-      e->ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; e->ep.output_dtype = Q8_DTYPE_F32;
-      e->ep.scale = e->scale; e->ep.channels = 1;
-      return &e->ep;
-  }
-}
-
 /* C = epilogue(A · W^T) through the sparse handle on the scalar and the automatic ISA with 1 and 2
  * threads, against q8_gemm_* on the dense W; the whole of C's buffer is compared, so the gaps
  * between rows (ldc > rows) must keep their fill. */
@@ -446,7 +394,7 @@ Test(sparse, gemm_matches_dense_gemm) {
       for (int v = 0; v < 8; ++v)
         for (size_t zi = 0; zi < 5; ++zi, ++variant) {
           epilogue_buf eb;
-          const q8_gemm_epilogue *ep = make_epilogue(&eb, v, rows, cols, &r);
+          const q8_gemm_epilogue *ep = epilogue_variant(&eb, v, rows, cols, &r);
           check_gemm(s, w, rows, cols, ms[variant % 5], zps[zi].is_signed, zps[zi].za, ep, a, lda, what);
         }
       free(a);
@@ -466,7 +414,7 @@ Test(sparse, gemm_empty_dimensions) {
     q8_sparse *s = make_sparse(NULL, 16, 0, &kLayouts[li]);
     for (int v = 0; v < 8; ++v) {
       epilogue_buf eb;
-      check_gemm(s, NULL, 16, 0, 3, v % 2, 0, make_epilogue(&eb, v, 16, 0, &r), a, 1, "cols = 0");
+      check_gemm(s, NULL, 16, 0, 3, v % 2, 0, epilogue_variant(&eb, v, 16, 0, &r), a, 1, "cols = 0");
     }
     q8_sparse_destroy(s);
     s = make_sparse(NULL, 0, 16, &kLayouts[li]);
