@@ -135,21 +135,10 @@ void run_lanes_m(const GemmArgs &g, const Col *ci) {
   const Matrix &w = *g.w;
   const int64_t m = g.m, cols = w.cols, kg = cols / 4, br = w.br, bc = w.bc;
   const int64_t brows = w.rows / br;
-  struct Block {
-    int64_t m0, rows;
-    int mp;
-    size_t offset;
-  };
-  std::vector<Block> blocks;
   size_t bytes = 0;
-  for (int64_t m0 = 0; m0 < m; m0 += 32) {
-    const int64_t r = std::min<int64_t>(32, m - m0);
-    const int mp = r <= 16 ? 16 : 32;
-    blocks.push_back({m0, r, mp, bytes});
-    bytes += size_t(kg * mp * 4);
-  }
+  const std::vector<kernels::ABlock> blocks = kernels::plan_a_blocks(m, size_t(4 * kg), &bytes);
   uint8_t *ap = kernels::scratch(kernels::kSlotA, bytes);
-  for (const Block &b : blocks) kernels::pack_a_groups(*g.a, b.m0, b.rows, cols, b.mp, ap + b.offset);
+  for (const kernels::ABlock &b : blocks) kernels::pack_a_groups(*g.a, b.m0, b.rows, cols, b.mp, ap + b.offset);
 
   const int8_t *values = w.values.data();
   const uint32_t *rp = w.row_ptr.data();
@@ -160,7 +149,7 @@ void run_lanes_m(const GemmArgs &g, const Col *ci) {
     int32_t *t = kernels::scratch_as<int32_t>(kernels::kSlotTask, size_t(per_task * br * 32));
     for (size_t task = t0; task < t1; ++task) {
       const int64_t b0 = int64_t(task) * per_task, nb = std::min(per_task, brows - b0);
-      for (const Block &b : blocks) {
+      for (const kernels::ABlock &b : blocks) {
         const int h = b.mp / 16;
         for (int64_t i = 0; i < nb; ++i)
           for (int r0 = 0; r0 < br;) {  // rows of the block in power-of-two chunks of <= 16 / h

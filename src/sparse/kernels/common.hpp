@@ -8,8 +8,10 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "sparse/gemm.hpp"
 
@@ -46,6 +48,27 @@ T *scratch_as(int slot, size_t count) {
 }
 // Slots: one per concurrent use on a thread.
 enum : int { kSlotA = 0, kSlotGroups = 1, kSlotTask = 2, kSlotOut = 3, kSlots = 4 };
+
+// The lanes-over-m kernels take A in blocks of 32 rows (a last block of <= 16 rows is padded to
+// 16 only), each copied into its own stretch of one scratch buffer: row_bytes per padded row (the
+// copy's bytes per row of A, 4 kg or 4 kg + 4 below). *total receives the buffer's size.
+struct ABlock {
+  int64_t m0, rows;
+  int mp;         // padded rows: 16 or 32
+  size_t offset;  // into the buffer
+};
+inline std::vector<ABlock> plan_a_blocks(int64_t m, size_t row_bytes, size_t *total) {
+  std::vector<ABlock> blocks;
+  size_t bytes = 0;
+  for (int64_t m0 = 0; m0 < m; m0 += 32) {
+    const int64_t r = std::min<int64_t>(32, m - m0);
+    const int mp = r <= 16 ? 16 : 32;
+    blocks.push_back({m0, r, mp, bytes});
+    bytes += row_bytes * size_t(mp);
+  }
+  *total = bytes;
+  return blocks;
+}
 
 // Rows [m0, m0 + rows) of A's u8 view in groups of 4 columns, mp (4, 8, 16 or 32) rows per group:
 // dst[(kg * mp + i) * 4 + q] = A(m0 + i, 4 kg + q); rows past `rows` and columns past cols are 0.

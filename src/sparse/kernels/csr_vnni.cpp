@@ -93,21 +93,10 @@ void run(const GemmArgs &g, const Col *cols_idx) {
   const Matrix &w = *g.w;
   const int64_t m = g.m, rows = w.rows, cols = w.cols, kg = (cols + 3) / 4;
   // Blocks of 32 rows of A; a last block of <= 16 rows takes the 16-row kernel.
-  struct Block {
-    int64_t m0, rows;
-    int mp;
-    size_t offset;
-  };
-  std::vector<Block> blocks;
   size_t bytes = 0;
-  for (int64_t m0 = 0; m0 < m; m0 += 32) {
-    const int64_t r = std::min<int64_t>(32, m - m0);
-    const int mp = r <= 16 ? 16 : 32;
-    blocks.push_back({m0, r, mp, bytes});
-    bytes += size_t((4 * kg + 4) * mp);
-  }
+  const std::vector<kernels::ABlock> blocks = kernels::plan_a_blocks(m, size_t(4 * kg + 4), &bytes);
   uint8_t *ap = kernels::scratch(kernels::kSlotA, bytes);
-  for (const Block &b : blocks) kernels::pack_a_kmajor(*g.a, b.m0, b.rows, cols, b.mp, ap + b.offset);
+  for (const kernels::ABlock &b : blocks) kernels::pack_a_kmajor(*g.a, b.m0, b.rows, cols, b.mp, ap + b.offset);
 
   alignas(64) uint8_t tab[3][64];
   for (int i = 0; i < 16; ++i)
@@ -129,7 +118,7 @@ void run(const GemmArgs &g, const Col *cols_idx) {
     int64_t cursor[kTaskRows];
     for (size_t task = t0; task < t1; ++task) {
       const int64_t j0 = int64_t(task) * kTaskRows, n = std::min(kTaskRows, rows - j0);
-      for (const Block &b : blocks) {
+      for (const kernels::ABlock &b : blocks) {
         const uint8_t *at = ap + b.offset;
         const int64_t kc = kChunkBytes / b.mp;
         const int64_t share = (kc << 16) / std::max<int64_t>(cols, 1);  // a chunk's share of a row, / 2^16
