@@ -304,8 +304,9 @@ void n_row_quads(const uint8_t *a, int64_t, const Col *ci, const int8_t *values,
   __m512i sum = acc[0];
 #pragma GCC unroll 4
   for (int u = 1; u < U; ++u) sum = _mm512_add_epi32(sum, acc[u]);
-  __m128i v = _mm_add_epi32(_mm_add_epi32(_mm512_castsi512_si128(sum), _mm512_extracti32x4_epi32(sum, 1)),
-                            _mm_add_epi32(_mm512_extracti32x4_epi32(sum, 2), _mm512_extracti32x4_epi32(sum, 3)));
+  // The maskz forms: GCC 12 builds the plain cast/extract on an undefined register and warns.
+  __m128i v = _mm_add_epi32(_mm_add_epi32(_mm512_maskz_extracti32x4_epi32(0xF, sum, 0), _mm512_maskz_extracti32x4_epi32(0xF, sum, 1)),
+                            _mm_add_epi32(_mm512_maskz_extracti32x4_epi32(0xF, sum, 2), _mm512_maskz_extracti32x4_epi32(0xF, sum, 3)));
   for (; s < e; ++s)  // the last < 4 U blocks
     v = _mm_dpbusd_epi32(v, Vec<16>::template bcast<BC>(a + size_t(ci[s]) * BC), Vec<16>::load(values + 16 * s));
   alignas(16) int32_t lanes[4];
