@@ -84,11 +84,8 @@ std::vector<int8_t> s8_view(const Graph &g, const WeightRef &w) {
   for (int32_t z : v.qp.zero_points)
     if (z != 0) return {};
   if (v.dtype != Q8_DTYPE_S8) return {};
-  const int8_t *src = reinterpret_cast<const int8_t *>(v.data.data);
   std::vector<int8_t> out(std::size_t(w.rows * w.cols));
-  for (int64_t r = 0; r < w.rows; ++r)
-    for (int64_t c = 0; c < w.cols; ++c)
-      out[std::size_t(r * w.cols + c)] = w.transposed ? src[c * w.rows + r] : src[r * w.cols + c];
+  to_view(reinterpret_cast<const int8_t *>(v.data.data), w, out.data());
   return out;
 }
 

@@ -26,6 +26,21 @@ std::size_t zero_count(const Graph &g, const WeightRef &w);
 // The fraction of zero elements over all layer weights, and their count.
 double weight_sparsity(const Graph &g, std::size_t *elements);
 
+// Between a weight's stored layout and its view (rows x cols, row-major): a transpose when the
+// weight is stored [K, N], else a copy. Only w.transposed, w.rows and w.cols are read.
+template <class T>
+void to_view(const T *stored, const WeightRef &w, T *view) {
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c)
+      view[r * w.cols + c] = w.transposed ? stored[c * w.rows + r] : stored[r * w.cols + c];
+}
+template <class T>
+void from_view(const T *view, const WeightRef &w, T *stored) {
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c)
+      (w.transposed ? stored[c * w.rows + r] : stored[r * w.cols + c]) = view[r * w.cols + c];
+}
+
 // The weight as rows x cols int8 in the view (s8 weights with zero point 0 only; else empty).
 std::vector<int8_t> s8_view(const Graph &g, const WeightRef &w);
 

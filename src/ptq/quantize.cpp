@@ -29,10 +29,6 @@ struct QForm {
   int value = -1, scale = -1, zero_point = -1;
 };
 
-struct TensorDeleter {
-  void operator()(q8_tensor *t) const { q8_tensor_destroy(t); }
-};
-using TensorPtr = std::unique_ptr<q8_tensor, TensorDeleter>;
 
 Attr int_attr(int64_t v) {
   Attr a;

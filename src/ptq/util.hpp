@@ -2,6 +2,7 @@
 // that keeps the inner message.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/error.hpp"
@@ -9,6 +10,13 @@
 #include "q8/model.h"
 
 namespace q8::ptq {
+
+// A q8_tensor from the public API, destroyed with it.
+struct TensorDeleter {
+  void operator()(q8_tensor *t) const { q8_tensor_destroy(t); }
+};
+using TensorPtr = std::unique_ptr<q8_tensor, TensorDeleter>;
+
 inline void check(q8_status s, const std::string &what) {
   if (s != Q8_OK) fail(s, what + ": " + q8_last_error());
 }

@@ -11,6 +11,7 @@
 #include "core/runtime.hpp"
 #include "quant/convert.hpp"
 #include "runtime/kernels_float_util.hpp"
+#include "model/weights.hpp"
 #include "runtime/kernels_quant_common.hpp"
 #include "sparse/choose.hpp"
 #include "sparse/gemm.hpp"
@@ -125,14 +126,23 @@ class MatMulCore {
 
  private:
   // B as the sparse GEMM's [N, K] matrix, if the policy picks a sparse format at this M.
+  // (Nothing to measure under the DENSE policy; B stored [N, K] is already the sparse layout.)
   bool try_sparse(const int8_t *w) {
-    std::vector<int8_t> nk(std::size_t(n_ * k_));
-    for (int64_t j = 0; j < n_; ++j)
-      for (int64_t q = 0; q < k_; ++q) nk[std::size_t(j * k_ + q)] = trans_b_ ? w[j * k_ + q] : w[q * n_ + j];
-    const sparse::Choice c = sparse::choose(sparse::analyze(nk.data(), n_, k_), batches_ * m_);
+    if (sparse::policy() == Q8_SPARSE_POLICY_DENSE) return false;
+    std::vector<int8_t> nk;
+    if (!trans_b_) {
+      model::WeightRef view;
+      view.transposed = true;
+      view.rows = n_;
+      view.cols = k_;
+      nk.resize(std::size_t(n_ * k_));
+      model::to_view(w, view, nk.data());
+      w = nk.data();
+    }
+    const sparse::Choice c = sparse::choose(sparse::analyze(w, n_, k_), batches_ * m_);
     if (!c.sparse) return false;
     sparse_ = std::make_unique<sparse::Matrix>();
-    sparse::from_dense(*sparse_, nk.data(), {n_, k_}, {}, c.format, c.block_rows, c.block_cols);
+    sparse::from_dense(*sparse_, w, {n_, k_}, {}, c.format, c.block_rows, c.block_cols);
     return true;
   }
 
