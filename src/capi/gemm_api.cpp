@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "capi/gemm_checks.hpp"
 #include "capi/guard.hpp"
 #include "core/runtime.hpp"
 #include "gemm/gemm.hpp"
@@ -19,22 +20,8 @@ struct q8_gemm_packed {
 using namespace q8;
 using std::to_string;
 
-namespace {
+namespace q8::capi {
 
-void check_dim(int64_t v, const char *name) {
-  if (v < 0) fail(Q8_ERR_SHAPE, std::string(name) + " = " + to_string(v) + " is negative");
-}
-
-bool read_transpose(const q8_transpose &t, const char *name) {
-  const int v = enum_bits(t);
-  Q8_CHECK_ARG(v == Q8_NO_TRANSPOSE || v == Q8_TRANSPOSE,
-               std::string(name) + " = " + to_string(v) + " is not a q8_transpose");
-  return v == Q8_TRANSPOSE;
-}
-
-// A matrix stored as `rows` rows of `cols` elements of `elem` bytes, `ld` elements apart: the
-// leading dimension must hold a row, the extent must be addressable, and the pointer non-NULL
-// unless the matrix is empty.
 void check_matrix(const void *p, const char *name, int64_t rows, int64_t cols, int64_t ld,
                   const char *ld_name, size_t elem) {
   const int64_t min_ld = cols > 1 ? cols : 1;
@@ -48,6 +35,23 @@ void check_matrix(const void *p, const char *name, int64_t rows, int64_t cols, i
     fail(Q8_ERR_SHAPE, std::string(name) + ": " + to_string(rows) + " rows of " + to_string(ld) +
                            " elements do not fit in the address space");
   if (!p) fail(Q8_ERR_INVALID_ARGUMENT, std::string(name) + " is NULL");
+}
+
+}  // namespace q8::capi
+
+using capi::check_matrix;
+
+namespace {
+
+void check_dim(int64_t v, const char *name) {
+  if (v < 0) fail(Q8_ERR_SHAPE, std::string(name) + " = " + to_string(v) + " is negative");
+}
+
+bool read_transpose(const q8_transpose &t, const char *name) {
+  const int v = enum_bits(t);
+  Q8_CHECK_ARG(v == Q8_NO_TRANSPOSE || v == Q8_TRANSPOSE,
+               std::string(name) + " = " + to_string(v) + " is not a q8_transpose");
+  return v == Q8_TRANSPOSE;
 }
 
 void check_zero_points_b(const int32_t *zb, size_t count, int64_t n) {
@@ -277,8 +281,6 @@ q8_status q8_gemm_s8s8_packed(q8_transpose trans_a, int64_t m, const int8_t *a, 
 }  // extern "C"
 
 // ---- shared with other entry points (capi/gemm_checks.hpp) ------------------------------------
-
-#include "capi/gemm_checks.hpp"
 
 namespace q8::capi {
 

@@ -34,24 +34,6 @@ std::vector<float> read_scales(const q8_tensor &t) {
   return t.qp.scales;
 }
 
-// A row-major matrix of `rows` x `cols` bytes or elements of `elem` bytes, `ld` elements apart:
-// the leading dimension must hold a row, the extent must be addressable, and the pointer non-NULL
-// unless the matrix is empty.
-void check_rows(const void *p, const char *name, int64_t rows, int64_t cols, int64_t ld, const char *ld_name,
-                size_t elem) {
-  const int64_t min_ld = std::max<int64_t>(cols, 1);
-  if (ld < min_ld)
-    fail(Q8_ERR_SHAPE, std::string(ld_name) + " = " + to_string(ld) + " is less than " + to_string(min_ld) +
-                           ", the length of " + name + "'s rows");
-  if (rows == 0 || cols == 0) return;
-  int64_t extent, bytes;
-  if (__builtin_mul_overflow(rows - 1, ld, &extent) || __builtin_add_overflow(extent, cols, &extent) ||
-      __builtin_mul_overflow(extent, int64_t(elem), &bytes) || bytes > int64_t(PTRDIFF_MAX))
-    fail(Q8_ERR_SHAPE, std::string(name) + ": " + to_string(rows) + " rows " + to_string(ld) +
-                           " elements apart do not fit in the address space");
-  if (!p) fail(Q8_ERR_INVALID_ARGUMENT, std::string(name) + " is NULL");
-}
-
 void sparse_gemm(int64_t m, const void *a, int64_t lda, int32_t za, bool is_signed, const q8_sparse *w,
                  const q8_gemm_epilogue *epilogue, void *c, int64_t ldc) {
   if (m < 0) fail(Q8_ERR_SHAPE, "m = " + to_string(m) + " is negative");
@@ -59,9 +41,9 @@ void sparse_gemm(int64_t m, const void *a, int64_t lda, int32_t za, bool is_sign
   const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
   Q8_CHECK_ARG(za >= lo && za <= hi, "a_zero_point = " + to_string(za) + " is outside [" + to_string(lo) +
                                          ", " + to_string(hi) + "]");
-  check_rows(a, "a", m, w->cols, lda, "lda", 1);
+  capi::check_matrix(a, "a", m, w->cols, lda, "lda", 1);
   const gemm::Epilogue e = capi::read_gemm_epilogue(epilogue, w->rows);
-  check_rows(c, "c", m, w->rows, ldc, "ldc", q8_dtype_size(e.out));
+  capi::check_matrix(c, "c", m, w->rows, ldc, "ldc", q8_dtype_size(e.out));
   gemm::AView av;
   av.a = static_cast<const uint8_t *>(a);
   av.lda = lda;
