@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "q8/q8.h"
 
@@ -22,6 +23,14 @@
     cr_assert_eq(st_, (want), "%s -> %s, wanted %s (%s)", #call, q8_status_string(st_),         \
                  q8_status_string(want), q8_last_error());                                     \
     if ((want) != Q8_OK) cr_assert(q8_last_error()[0] != '\0', "%s: empty message", #call);   \
+  } while (0)
+
+/* Asserts `call` fails with `want` and q8_last_error() mentions `needle`. */
+#define Q8_EXPECT_ERROR(call, want, needle)                                                    \
+  do {                                                                                         \
+    Q8_EXPECT_STATUS(call, want);                                                              \
+    cr_assert(strstr(q8_last_error(), (needle)) != NULL, "%s: message \"%s\" lacks \"%s\"",     \
+              #call, q8_last_error(), (needle));                                               \
   } while (0)
 
 /* xorshift64*: the same numbers on every machine. */

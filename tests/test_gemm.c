@@ -10,7 +10,6 @@
 
 /* ---- the reference ------------------------------------------------------------------------- */
 
-
 typedef struct {
   int64_t m, n, k;
   int a_signed, trans_a, trans_b;
@@ -361,97 +360,90 @@ Test(gemm, extreme_pairs_where_maddubs_would_saturate) {
 
 /* ---- bad input ------------------------------------------------------------------------------ */
 
-#define EXPECT(call, want, needle)                                                              \
-  do {                                                                                          \
-    Q8_EXPECT_STATUS(call, want);                                                               \
-    cr_assert(strstr(q8_last_error(), needle) != NULL, "%s: message \"%s\" lacks \"%s\"", #call, \
-              q8_last_error(), needle);                                                         \
-  } while (0)
-
 Test(gemm, bad_input) {
   uint8_t a[64] = {0};
   int8_t b[64] = {0};
   int32_t c[64];
   const int32_t zb_bad = 128, zb2[2] = {0, 0};
   const q8_transpose NT = Q8_NO_TRANSPOSE;
-  EXPECT(q8_gemm_u8s8(NT, NT, -1, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "m = -1");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, -2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "n = -2");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, -3, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "k = -3");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 4, a, 3, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "lda = 3");
-  EXPECT(q8_gemm_u8s8((q8_transpose)1, NT, 5, 2, 4, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "lda = 4");
-  EXPECT(q8_gemm_u8s8(NT, (q8_transpose)1, 2, 2, 4, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "ldb = 2");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "ldc = 2");
-  EXPECT(q8_gemm_u8s8((q8_transpose)2, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2),
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, -1, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "m = -1");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, -2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "n = -2");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, -3, a, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "k = -3");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 4, a, 3, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "lda = 3");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8((q8_transpose)1, NT, 5, 2, 4, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "lda = 4");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, (q8_transpose)1, 2, 2, 4, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "ldb = 2");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE, "ldc = 2");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8((q8_transpose)2, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2),
          Q8_ERR_INVALID_ARGUMENT, "trans_a = 2");
-  EXPECT(q8_gemm_u8s8(NT, (q8_transpose)-1, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2),
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, (q8_transpose)-1, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, c, 2),
          Q8_ERR_INVALID_ARGUMENT, "trans_b = -1");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, NULL, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "a is NULL");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, NULL, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "b is NULL");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, NULL, 2), Q8_ERR_INVALID_ARGUMENT, "c is NULL");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 256, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, NULL, 2, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "a is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, NULL, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "b is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, NULL, NULL, 2), Q8_ERR_INVALID_ARGUMENT, "c is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 256, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
          "a_zero_point = 256");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, -1, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, -1, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
          "a_zero_point = -1");
-  EXPECT(q8_gemm_s8s8(NT, NT, 2, 2, 2, (const int8_t *)a, 2, 128, b, 2, NULL, 0, NULL, c, 2),
+  Q8_EXPECT_ERROR(q8_gemm_s8s8(NT, NT, 2, 2, 2, (const int8_t *)a, 2, 128, b, 2, NULL, 0, NULL, c, 2),
          Q8_ERR_INVALID_ARGUMENT, "a_zero_point = 128");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, &zb_bad, 1, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, &zb_bad, 1, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT,
          "b_zero_points[0] = 128");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, zb2, 2, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, zb2, 2, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
          "b_zero_point_count = 2");
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, NULL, 1, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 3, 2, a, 2, 0, b, 3, NULL, 1, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
          "b_zero_points is NULL");
   /* sizes whose extent overflows */
-  EXPECT(q8_gemm_u8s8(NT, NT, INT64_MAX / 2, 2, 2, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, INT64_MAX / 2, 2, 2, a, 4, 0, b, 2, NULL, 0, NULL, c, 2), Q8_ERR_SHAPE,
          "address space");
-  EXPECT(q8_gemm_pack_b(NT, INT64_MAX / 4, INT64_MAX / 4, b, INT64_MAX / 4, NULL, 0, &(q8_gemm_packed *){NULL}),
+  Q8_EXPECT_ERROR(q8_gemm_pack_b(NT, INT64_MAX / 4, INT64_MAX / 4, b, INT64_MAX / 4, NULL, 0, &(q8_gemm_packed *){NULL}),
          Q8_ERR_SHAPE, "address space");
 
   /* epilogues */
   q8_gemm_epilogue ep;
   Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&ep));
-  EXPECT(q8_gemm_epilogue_init(NULL), Q8_ERR_INVALID_ARGUMENT, "epilogue is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_epilogue_init(NULL), Q8_ERR_INVALID_ARGUMENT, "epilogue is NULL");
   ep.struct_size = 3;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "struct_size");
   Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&ep));
   ep.kind = (q8_gemm_epilogue_kind)9;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "kind = 9");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "kind = 9");
   ep.kind = Q8_GEMM_EPILOGUE_REQUANTIZE_FIXED; /* output_dtype still S32 */
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_DTYPE, "output_dtype");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_DTYPE, "output_dtype");
   ep.output_dtype = Q8_DTYPE_U8;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "multiplier is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "multiplier is NULL");
   const int32_t m_neg = -1, m_ok = 1 << 30, s_bad = 31, s_ok = -3;
   ep.multiplier = &m_neg; ep.shift = &s_ok;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "multiplier[0] = -1");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "multiplier[0] = -1");
   ep.multiplier = &m_ok; ep.shift = &s_bad;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "shift[0] = 31");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "shift[0] = 31");
   ep.shift = &s_ok; ep.channels = 3;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "channels = 3");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "channels = 3");
   ep.channels = 1; ep.zero_point = 256;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "zero_point = 256");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "zero_point = 256");
   ep.zero_point = 0; ep.qmin = 300;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "qmin = 300");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "qmin = 300");
   ep.qmin = 10; ep.qmax = 5;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "qmin = 10");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "qmin = 10");
   Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&ep));
   ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; ep.output_dtype = Q8_DTYPE_F32;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale is NULL");
   const float nan_scale = NAN, neg_scale = -1.0f;
   ep.scale = &nan_scale;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale[0]");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale[0]");
   ep.scale = &neg_scale;
-  EXPECT(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale[0]");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8(NT, NT, 2, 2, 2, a, 2, 0, b, 2, NULL, 0, &ep, c, 2), Q8_ERR_INVALID_ARGUMENT, "scale[0]");
 
   /* packed */
   q8_gemm_packed *pk = (q8_gemm_packed *)(uintptr_t)0x1234;
-  EXPECT(q8_gemm_pack_b(NT, 2, 2, b, 2, NULL, 0, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
-  EXPECT(q8_gemm_pack_b(NT, 2, 2, b, 1, NULL, 0, &pk), Q8_ERR_SHAPE, "ldb = 1");
+  Q8_EXPECT_ERROR(q8_gemm_pack_b(NT, 2, 2, b, 2, NULL, 0, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_pack_b(NT, 2, 2, b, 1, NULL, 0, &pk), Q8_ERR_SHAPE, "ldb = 1");
   cr_assert(pk == (q8_gemm_packed *)(uintptr_t)0x1234, "out written on failure");
-  EXPECT(q8_gemm_u8s8_packed(NT, 2, a, 2, 0, NULL, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "b is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8_packed(NT, 2, a, 2, 0, NULL, NULL, c, 2), Q8_ERR_INVALID_ARGUMENT, "b is NULL");
   Q8_OK_OR_FAIL(q8_gemm_pack_b(NT, 4, 3, b, 3, NULL, 0, &pk));
-  EXPECT(q8_gemm_u8s8_packed(NT, 2, a, 3, 0, pk, NULL, c, 3), Q8_ERR_SHAPE, "lda = 3");
-  EXPECT(q8_gemm_s8s8_packed(NT, 2, (const int8_t *)a, 4, -129, pk, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_gemm_u8s8_packed(NT, 2, a, 3, 0, pk, NULL, c, 3), Q8_ERR_SHAPE, "lda = 3");
+  Q8_EXPECT_ERROR(q8_gemm_s8s8_packed(NT, 2, (const int8_t *)a, 4, -129, pk, NULL, c, 3), Q8_ERR_INVALID_ARGUMENT,
          "a_zero_point = -129");
-  EXPECT(q8_gemm_u8s8_packed(NT, -1, a, 4, 0, pk, NULL, c, 3), Q8_ERR_SHAPE, "m = -1");
-  EXPECT(q8_gemm_packed_shape(NULL, NULL, NULL), Q8_ERR_INVALID_ARGUMENT, "packed is NULL");
+  Q8_EXPECT_ERROR(q8_gemm_u8s8_packed(NT, -1, a, 4, 0, pk, NULL, c, 3), Q8_ERR_SHAPE, "m = -1");
+  Q8_EXPECT_ERROR(q8_gemm_packed_shape(NULL, NULL, NULL), Q8_ERR_INVALID_ARGUMENT, "packed is NULL");
   q8_gemm_packed_destroy(pk);
 }

@@ -11,14 +11,6 @@
 
 TestSuite(prune);
 
-/* Fails unless `call` returns `want` and q8_last_error() mentions `needle`. */
-#define EXPECT_ERROR(call, want, needle)                                                          \
-  do {                                                                                            \
-    Q8_EXPECT_STATUS(call, want);                                                                 \
-    cr_assert(strstr(q8_last_error(), (needle)) != NULL, "%s: message '%s' should mention '%s'",  \
-              #call, q8_last_error(), (needle));                                                  \
-  } while (0)
-
 /* ---- helpers ------------------------------------------------------------------------------ */
 
 static size_t numel_of(const int64_t *shape, size_t rank) {
@@ -229,11 +221,11 @@ Test(prune, struct_size_exact_newer_and_bogus) {
   for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; ++i) {
     o.struct_size = bogus[i];
     m = NULL;
-    EXPECT_ERROR(q8_prune_mask(w, &o, &m), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+    Q8_EXPECT_ERROR(q8_prune_mask(w, &o, &m), Q8_ERR_INVALID_ARGUMENT, "struct_size");
     cr_assert_null(m);
     q8_tensor *ms[1] = {NULL};
     const q8_tensor *ws[1] = {w};
-    EXPECT_ERROR(q8_prune_global_masks(ws, 1, &o, ms), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+    Q8_EXPECT_ERROR(q8_prune_global_masks(ws, 1, &o, ms), Q8_ERR_INVALID_ARGUMENT, "struct_size");
     cr_assert_null(ms[0]);
   }
   q8_tensor_destroy(w);
@@ -559,7 +551,7 @@ Test(prune, empty_tensors_give_empty_masks) {
   const int64_t bad[2] = {0, 5};
   q8_tensor *w = make_tensor(Q8_DTYPE_F32, bad, 2), *m = NULL;
   const q8_prune_options o = options(Q8_PRUNE_N_M, 0.5);
-  EXPECT_ERROR(q8_prune_mask(w, &o, &m), Q8_ERR_SHAPE, "cols");
+  Q8_EXPECT_ERROR(q8_prune_mask(w, &o, &m), Q8_ERR_SHAPE, "cols");
   cr_assert_null(m);
   q8_tensor_destroy(w);
 }
@@ -680,25 +672,25 @@ Test(prune, global_bad_input_writes_no_mask) {
   const q8_tensor *with_nan[3] = {good, good, bad};
   const q8_tensor *with_scalar[3] = {good, scalar, good};
   const q8_tensor *fine[3] = {good, good, good};
-  EXPECT_ERROR(q8_prune_global_masks(NULL, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights");
-  EXPECT_ERROR(q8_prune_global_masks(fine, 3, NULL, ms), Q8_ERR_INVALID_ARGUMENT, "options");
-  EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, NULL), Q8_ERR_INVALID_ARGUMENT, "masks");
-  EXPECT_ERROR(q8_prune_global_masks(with_null, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights[2]");
-  EXPECT_ERROR(q8_prune_global_masks(with_u8, 3, &o, ms), Q8_ERR_DTYPE, "weights[1]");
-  EXPECT_ERROR(q8_prune_global_masks(with_nan, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights[2]");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(NULL, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(fine, 3, NULL, ms), Q8_ERR_INVALID_ARGUMENT, "options");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, NULL), Q8_ERR_INVALID_ARGUMENT, "masks");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(with_null, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights[2]");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(with_u8, 3, &o, ms), Q8_ERR_DTYPE, "weights[1]");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(with_nan, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "weights[2]");
   cr_assert(strstr(q8_last_error(), "NaN") != NULL, "%s", q8_last_error());
-  EXPECT_ERROR(q8_prune_global_masks(with_scalar, 3, &o, ms), Q8_ERR_SHAPE, "weights[1]");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(with_scalar, 3, &o, ms), Q8_ERR_SHAPE, "weights[1]");
   const q8_prune_pattern structured[] = {Q8_PRUNE_N_M, Q8_PRUNE_BLOCK, Q8_PRUNE_CHANNEL};
   for (int p = 0; p < 3; ++p) {
     o = options(structured[p], 0.5);
     o.block_rows = o.block_cols = 1;
-    EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_UNSUPPORTED, "UNSTRUCTURED");
+    Q8_EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_UNSUPPORTED, "UNSTRUCTURED");
   }
   o = options(Q8_PRUNE_UNSTRUCTURED, 1.5);
-  EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "sparsity");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "sparsity");
   o = options(Q8_PRUNE_UNSTRUCTURED, 0.5);
   o.pattern = (q8_prune_pattern)99;
-  EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "pattern");
+  Q8_EXPECT_ERROR(q8_prune_global_masks(fine, 3, &o, ms), Q8_ERR_INVALID_ARGUMENT, "pattern");
   for (int t = 0; t < 3; ++t) cr_assert_null(ms[t], "masks[%d] written on failure", t);
   q8_tensor_destroy(good);
   q8_tensor_destroy(bad);
@@ -810,13 +802,13 @@ Test(prune, apply_bad_input_changes_nothing) {
   memcpy(bad_bits, kMask12, 12);
   bad_bits[11] = 2;
   q8_tensor *m_bad = u8_from(bad_bits, shape, 2);
-  EXPECT_ERROR(q8_prune_apply(NULL, m), Q8_ERR_INVALID_ARGUMENT, "weights");
-  EXPECT_ERROR(q8_prune_apply(w, NULL), Q8_ERR_INVALID_ARGUMENT, "mask");
-  EXPECT_ERROR(q8_prune_apply(s32, m), Q8_ERR_DTYPE, "s32");
-  EXPECT_ERROR(q8_prune_apply(w, m_f32), Q8_ERR_DTYPE, "mask");
-  EXPECT_ERROR(q8_prune_apply(w, m_other), Q8_ERR_SHAPE, "shape");
-  EXPECT_ERROR(q8_prune_apply(w, m_flat), Q8_ERR_SHAPE, "shape");
-  EXPECT_ERROR(q8_prune_apply(w, m_bad), Q8_ERR_INVALID_ARGUMENT, "element 11");
+  Q8_EXPECT_ERROR(q8_prune_apply(NULL, m), Q8_ERR_INVALID_ARGUMENT, "weights");
+  Q8_EXPECT_ERROR(q8_prune_apply(w, NULL), Q8_ERR_INVALID_ARGUMENT, "mask");
+  Q8_EXPECT_ERROR(q8_prune_apply(s32, m), Q8_ERR_DTYPE, "s32");
+  Q8_EXPECT_ERROR(q8_prune_apply(w, m_f32), Q8_ERR_DTYPE, "mask");
+  Q8_EXPECT_ERROR(q8_prune_apply(w, m_other), Q8_ERR_SHAPE, "shape");
+  Q8_EXPECT_ERROR(q8_prune_apply(w, m_flat), Q8_ERR_SHAPE, "shape");
+  Q8_EXPECT_ERROR(q8_prune_apply(w, m_bad), Q8_ERR_INVALID_ARGUMENT, "element 11");
   cr_assert_arr_eq(tensor_data(w), x, sizeof x, "weights changed by a failing call");
   q8_tensor_destroy(w);
   q8_tensor_destroy(m);
@@ -885,13 +877,13 @@ Test(prune, and_or_bad_input_changes_nothing) {
   q8_tensor *s_s8 = make_tensor(Q8_DTYPE_S8, shape, 2), *s_f32 = make_tensor(Q8_DTYPE_F32, shape, 2);
   q8_status (*const ops[2])(q8_tensor *, const q8_tensor *) = {q8_prune_mask_and, q8_prune_mask_or};
   for (int k = 0; k < 2; ++k) {
-    EXPECT_ERROR(ops[k](NULL, s), Q8_ERR_INVALID_ARGUMENT, "dst");
-    EXPECT_ERROR(ops[k](d, NULL), Q8_ERR_INVALID_ARGUMENT, "src");
-    EXPECT_ERROR(ops[k](d, s_other), Q8_ERR_SHAPE, "shape");
-    EXPECT_ERROR(ops[k](d, s_bad), Q8_ERR_INVALID_ARGUMENT, "src");
-    EXPECT_ERROR(ops[k](d_bad, s), Q8_ERR_INVALID_ARGUMENT, "dst");
-    EXPECT_ERROR(ops[k](d, s_s8), Q8_ERR_DTYPE, "s8");
-    EXPECT_ERROR(ops[k](s_f32, s), Q8_ERR_DTYPE, "f32");
+    Q8_EXPECT_ERROR(ops[k](NULL, s), Q8_ERR_INVALID_ARGUMENT, "dst");
+    Q8_EXPECT_ERROR(ops[k](d, NULL), Q8_ERR_INVALID_ARGUMENT, "src");
+    Q8_EXPECT_ERROR(ops[k](d, s_other), Q8_ERR_SHAPE, "shape");
+    Q8_EXPECT_ERROR(ops[k](d, s_bad), Q8_ERR_INVALID_ARGUMENT, "src");
+    Q8_EXPECT_ERROR(ops[k](d_bad, s), Q8_ERR_INVALID_ARGUMENT, "dst");
+    Q8_EXPECT_ERROR(ops[k](d, s_s8), Q8_ERR_DTYPE, "s8");
+    Q8_EXPECT_ERROR(ops[k](s_f32, s), Q8_ERR_DTYPE, "f32");
     cr_assert_arr_eq(tensor_data(d), a, 4, "dst changed by a failing call");
   }
   q8_tensor_destroy(d);
@@ -958,8 +950,8 @@ Test(prune, sparsity_on_every_kind_of_tensor) {
   Q8_OK_OR_FAIL(q8_prune_sparsity(t, &s));
   cr_assert_eq(s, 0.0);
   s = -1;
-  EXPECT_ERROR(q8_prune_sparsity(NULL, &s), Q8_ERR_INVALID_ARGUMENT, "tensor");
-  EXPECT_ERROR(q8_prune_sparsity(t, NULL), Q8_ERR_INVALID_ARGUMENT, "sparsity");
+  Q8_EXPECT_ERROR(q8_prune_sparsity(NULL, &s), Q8_ERR_INVALID_ARGUMENT, "tensor");
+  Q8_EXPECT_ERROR(q8_prune_sparsity(t, NULL), Q8_ERR_INVALID_ARGUMENT, "sparsity");
   cr_assert_eq(s, -1.0, "output written on failure");
   q8_tensor_destroy(t);
 }
@@ -1013,17 +1005,17 @@ Test(prune, schedule_cubic_values) {
 
 Test(prune, schedule_cubic_bad_input) {
   double s = -1;
-  EXPECT_ERROR(q8_prune_schedule_cubic(0, 0.5, 0, 10, 1, 5, NULL), Q8_ERR_INVALID_ARGUMENT, "sparsity");
-  EXPECT_ERROR(q8_prune_schedule_cubic(-0.1, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "initial");
-  EXPECT_ERROR(q8_prune_schedule_cubic(NAN, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "initial");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 1.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, NAN, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.6, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, -1, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "begin");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 10, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "end");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 10, 3, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "end");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 0, 10, 0, 5, &s), Q8_ERR_INVALID_ARGUMENT, "frequency");
-  EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 0, 10, -3, 5, &s), Q8_ERR_INVALID_ARGUMENT, "frequency");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0, 0.5, 0, 10, 1, 5, NULL), Q8_ERR_INVALID_ARGUMENT, "sparsity");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(-0.1, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "initial");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(NAN, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "initial");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 1.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, NAN, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.6, 0.5, 0, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "final");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, -1, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "begin");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 10, 10, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "end");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 10, 3, 1, 5, &s), Q8_ERR_INVALID_ARGUMENT, "end");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 0, 10, 0, 5, &s), Q8_ERR_INVALID_ARGUMENT, "frequency");
+  Q8_EXPECT_ERROR(q8_prune_schedule_cubic(0.0, 0.5, 0, 10, -3, 5, &s), Q8_ERR_INVALID_ARGUMENT, "frequency");
   cr_assert_eq(s, -1.0, "output written on failure");
 }
 
@@ -1031,7 +1023,7 @@ Test(prune, schedule_cubic_bad_input) {
 
 static void expect_mask_error(const q8_tensor *w, q8_prune_options o, q8_status want, const char *needle) {
   q8_tensor *m = NULL;
-  EXPECT_ERROR(q8_prune_mask(w, &o, &m), want, needle);
+  Q8_EXPECT_ERROR(q8_prune_mask(w, &o, &m), want, needle);
   cr_assert_null(m, "mask written on failure");
 }
 
@@ -1041,9 +1033,9 @@ Test(prune, mask_bad_arguments_and_tensors) {
   const int64_t shape[2] = {4, 4};
   q8_tensor *w = f32_from(x, shape, 2), *m = NULL;
   const q8_prune_options o = options(Q8_PRUNE_UNSTRUCTURED, 0.5);
-  EXPECT_ERROR(q8_prune_mask(NULL, &o, &m), Q8_ERR_INVALID_ARGUMENT, "weights");
-  EXPECT_ERROR(q8_prune_mask(w, NULL, &m), Q8_ERR_INVALID_ARGUMENT, "options");
-  EXPECT_ERROR(q8_prune_mask(w, &o, NULL), Q8_ERR_INVALID_ARGUMENT, "mask");
+  Q8_EXPECT_ERROR(q8_prune_mask(NULL, &o, &m), Q8_ERR_INVALID_ARGUMENT, "weights");
+  Q8_EXPECT_ERROR(q8_prune_mask(w, NULL, &m), Q8_ERR_INVALID_ARGUMENT, "options");
+  Q8_EXPECT_ERROR(q8_prune_mask(w, &o, NULL), Q8_ERR_INVALID_ARGUMENT, "mask");
   cr_assert_null(m);
   const q8_dtype others[3] = {Q8_DTYPE_S8, Q8_DTYPE_U8, Q8_DTYPE_S32};
   for (int d = 0; d < 3; ++d) {

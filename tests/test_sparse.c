@@ -17,13 +17,6 @@ static void restore_runtime(void) {
 
 TestSuite(sparse, .fini = restore_runtime);
 
-#define EXPECT(call, want, needle)                                                              \
-  do {                                                                                          \
-    Q8_EXPECT_STATUS(call, want);                                                               \
-    cr_assert(strstr(q8_last_error(), needle) != NULL, "%s: message \"%s\" lacks \"%s\"", #call, \
-              q8_last_error(), needle);                                                         \
-  } while (0)
-
 static const int64_t kEdge[] = {1, 4, 7, 16, 17, 63, 64, 65, 128};
 #define N_EDGE (sizeof kEdge / sizeof kEdge[0])
 static const int kSparsity[] = {0, 50, 90, 100}; /* percent of zeros */
@@ -448,40 +441,40 @@ Test(sparse, bad_input_from_dense) {
   const int64_t shape[2] = {4, 8}, shape1[1] = {8};
   q8_sparse *const sentinel = (q8_sparse *)(uintptr_t)0x1234, *s = sentinel;
   q8_tensor *t = make_tensor(Q8_DTYPE_S8, shape, 2);
-  EXPECT(q8_sparse_from_dense(NULL, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "dense is NULL");
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
-  EXPECT(q8_sparse_from_dense(t, (q8_sparse_format)99, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "format = 99");
-  EXPECT(q8_sparse_from_dense(t, (q8_sparse_format)-1, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "format = -1");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(NULL, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "dense is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, (q8_sparse_format)99, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "format = 99");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, (q8_sparse_format)-1, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "format = -1");
 
   q8_tensor *u8 = make_tensor(Q8_DTYPE_U8, shape, 2), *f32 = make_tensor(Q8_DTYPE_F32, shape, 2);
-  EXPECT(q8_sparse_from_dense(u8, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_DTYPE, "dense is u8");
-  EXPECT(q8_sparse_from_dense(f32, Q8_SPARSE_BITMAP, 1, 1, &s), Q8_ERR_DTYPE, "dense is f32");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(u8, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_DTYPE, "dense is u8");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(f32, Q8_SPARSE_BITMAP, 1, 1, &s), Q8_ERR_DTYPE, "dense is f32");
   q8_tensor *rank1 = make_tensor(Q8_DTYPE_S8, shape1, 1);
-  EXPECT(q8_sparse_from_dense(rank1, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_SHAPE, "rank 1");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(rank1, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_SHAPE, "rank 1");
 
   Q8_OK_OR_FAIL(q8_tensor_set_qparams(t, 0.5f, 3));
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_UNSUPPORTED, "zero point 3");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_UNSUPPORTED, "zero point 3");
   const float scales[8] = {1, 1, 1, 1, 1, 1, 1, 1};
   const int32_t zps[8] = {0, 0, -1, 0, 0, 0, 0, 0};
   Q8_OK_OR_FAIL(q8_tensor_set_qparams_per_axis(t, 1, scales, zps, 8));
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_UNSUPPORTED, "per axis 1");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, &s), Q8_ERR_UNSUPPORTED, "per axis 1");
   Q8_OK_OR_FAIL(q8_tensor_set_qparams_per_axis(t, 0, scales, zps, 4));
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_UNSUPPORTED, "zero point -1 at row 2");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_UNSUPPORTED, "zero point -1 at row 2");
   Q8_OK_OR_FAIL(q8_tensor_clear_qparams(t));
 
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 3, 4, &s), Q8_ERR_SHAPE, "does not divide");
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 4, 3, &s), Q8_ERR_SHAPE, "3 does not divide");
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 0, 4, &s), Q8_ERR_INVALID_ARGUMENT, "block_rows = 0");
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 4, -2, &s), Q8_ERR_INVALID_ARGUMENT, "block_cols = -2");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 3, 4, &s), Q8_ERR_SHAPE, "does not divide");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 4, 3, &s), Q8_ERR_SHAPE, "3 does not divide");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 0, 4, &s), Q8_ERR_INVALID_ARGUMENT, "block_rows = 0");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_BCSR, 4, -2, &s), Q8_ERR_INVALID_ARGUMENT, "block_cols = -2");
 
   const int64_t shape6[2] = {2, 6};
   q8_tensor *odd = make_tensor(Q8_DTYPE_S8, shape6, 2);
-  EXPECT(q8_sparse_from_dense(odd, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_SHAPE, "multiple of 4, got 6");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(odd, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_SHAPE, "multiple of 4, got 6");
   int8_t *d = tensor_data(t); /* row 1, columns 4..7: 3 nonzeros, the third at column 6 */
   d[8 + 4] = 1;
   d[8 + 5] = -2;
   d[8 + 6] = 3;
-  EXPECT(q8_sparse_from_dense(t, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "row 1, column 6");
+  Q8_EXPECT_ERROR(q8_sparse_from_dense(t, Q8_SPARSE_2_4, 1, 1, &s), Q8_ERR_INVALID_ARGUMENT, "row 1, column 6");
   cr_assert(strstr(q8_last_error(), "Q8_PRUNE_N_M") != NULL, "%s", q8_last_error());
   cr_assert_eq(s, sentinel, "out written on failure");
   /* the other formats take the same matrix */
@@ -504,19 +497,19 @@ Test(sparse, bad_input_to_dense_and_info) {
             *back = sentinel;
   q8_sparse *s = NULL;
   Q8_OK_OR_FAIL(q8_sparse_from_dense(t, Q8_SPARSE_CSR, 1, 1, &s));
-  EXPECT(q8_sparse_to_dense(NULL, &back), Q8_ERR_INVALID_ARGUMENT, "sparse is NULL");
-  EXPECT(q8_sparse_to_dense(s, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_to_dense(NULL, &back), Q8_ERR_INVALID_ARGUMENT, "sparse is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_to_dense(s, NULL), Q8_ERR_INVALID_ARGUMENT, "out is NULL");
   cr_assert_eq(back, sentinel);
 
   q8_sparse_info info;
   memset(&info, 0, sizeof info);
   info.struct_size = sizeof info;
-  EXPECT(q8_sparse_get_info(NULL, &info), Q8_ERR_INVALID_ARGUMENT, "sparse is NULL");
-  EXPECT(q8_sparse_get_info(s, NULL), Q8_ERR_INVALID_ARGUMENT, "info is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_get_info(NULL, &info), Q8_ERR_INVALID_ARGUMENT, "sparse is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_get_info(s, NULL), Q8_ERR_INVALID_ARGUMENT, "info is NULL");
   info.struct_size = 0;
-  EXPECT(q8_sparse_get_info(s, &info), Q8_ERR_INVALID_ARGUMENT, "struct_size = 0");
+  Q8_EXPECT_ERROR(q8_sparse_get_info(s, &info), Q8_ERR_INVALID_ARGUMENT, "struct_size = 0");
   info.struct_size = sizeof info - 1;
-  EXPECT(q8_sparse_get_info(s, &info), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+  Q8_EXPECT_ERROR(q8_sparse_get_info(s, &info), Q8_ERR_INVALID_ARGUMENT, "struct_size");
   cr_assert_eq(info.rows, 0, "info written on failure");
   q8_sparse_destroy(s);
   q8_tensor_destroy(t);
@@ -529,32 +522,32 @@ Test(sparse, bad_input_gemm) {
   Q8_OK_OR_FAIL(q8_sparse_from_dense(t, Q8_SPARSE_BITMAP, 1, 1, &w));
   uint8_t a[64] = {0};
   int32_t c[64];
-  EXPECT(q8_sparse_gemm_u8s8(-1, a, 8, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "m = -1");
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, NULL, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "w is NULL");
-  EXPECT(q8_sparse_gemm_u8s8(2, NULL, 8, 0, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a is NULL");
-  EXPECT(q8_sparse_gemm_s8s8(2, (const int8_t *)a, 8, 0, w, NULL, NULL, 4), Q8_ERR_INVALID_ARGUMENT, "c is NULL");
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 7, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "lda = 7");
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, w, NULL, c, 3), Q8_ERR_SHAPE, "ldc = 3");
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 256, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a_zero_point = 256");
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, -1, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a_zero_point = -1");
-  EXPECT(q8_sparse_gemm_s8s8(2, (const int8_t *)a, 8, 128, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT,
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(-1, a, 8, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "m = -1");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, NULL, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "w is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, NULL, 8, 0, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_s8s8(2, (const int8_t *)a, 8, 0, w, NULL, NULL, 4), Q8_ERR_INVALID_ARGUMENT, "c is NULL");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 7, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "lda = 7");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, w, NULL, c, 3), Q8_ERR_SHAPE, "ldc = 3");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 256, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a_zero_point = 256");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, -1, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT, "a_zero_point = -1");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_s8s8(2, (const int8_t *)a, 8, 128, w, NULL, c, 4), Q8_ERR_INVALID_ARGUMENT,
          "a_zero_point = 128");
-  EXPECT(q8_sparse_gemm_u8s8(INT64_MAX / 2, a, 8, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "address space");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(INT64_MAX / 2, a, 8, 0, w, NULL, c, 4), Q8_ERR_SHAPE, "address space");
 
   q8_gemm_epilogue ep;
   Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&ep));
   ep.struct_size = 3;
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "struct_size");
   Q8_OK_OR_FAIL(q8_gemm_epilogue_init(&ep));
   ep.kind = (q8_gemm_epilogue_kind)9;
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "kind = 9");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "kind = 9");
   ep.kind = Q8_GEMM_EPILOGUE_DEQUANTIZE; /* output_dtype still S32 */
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_DTYPE, "output_dtype");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_DTYPE, "output_dtype");
   const float scales[3] = {1, 1, 1};
   ep.output_dtype = Q8_DTYPE_F32;
   ep.scale = scales;
   ep.channels = 3; /* W has 4 rows */
-  EXPECT(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "channels = 3");
+  Q8_EXPECT_ERROR(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4), Q8_ERR_INVALID_ARGUMENT, "channels = 3");
   ep.channels = 1;
   Q8_OK_OR_FAIL(q8_sparse_gemm_u8s8(2, a, 8, 0, w, &ep, c, 4));
   q8_sparse_destroy(w);
