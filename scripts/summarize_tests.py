@@ -6,9 +6,11 @@ usage: summarize_tests.py LOG [LOG...]
 Each LOG is a meson testlog.json (one JSON object per line), or a build directory holding
 meson-logs/testlog.json. A Criterion suite counts its individual tests, read from the
 "[====] Synthesis: Tested: X | Passing: Y | Failing: Z | Crashing: W" line that Criterion prints
-on stderr (meson merges stderr into the "stdout" field). Any other meson test counts as one. A
-meson test that failed without a parseable Synthesis line (or with one that shows no failure)
-counts one failure, and so does a log that is missing or unreadable.
+on stderr (meson merges stderr into the "stdout" field). A binding's harness (JUnit, pytest, go
+test, the C# runner) counts its tests from the last line of the form "N passed, N failed" it
+prints. Any other meson test counts as one. A meson test that failed without a parseable count
+(or with one that shows no failure) counts one failure, and so does a log that is missing or
+unreadable.
 
 Prints one line per meson test, a total per log, and finally a plain line
 `N passed, N failed` for all logs together. Exits 1 if anything failed or nothing ran.
@@ -20,6 +22,7 @@ import sys
 
 SYNTHESIS = re.compile(
     r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
+HARNESS = re.compile(r"^(\d+) passed, (\d+) failed\s*$", re.MULTILINE)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 GOOD = {"OK", "EXPECTEDFAIL"}
 SKIPPED = {"SKIP"}
@@ -54,6 +57,14 @@ def count_test(entry):
             failed = 1  # the binary failed (sanitizer report at exit, timeout, ...) after its tests
             note += f", but the run ended {result} (returncode {entry.get('returncode')})"
         return passing, failed, "criterion", note
+    counted = HARNESS.findall(output)
+    if counted:
+        passing, failing = (int(v) for v in counted[-1])
+        note = f"harness: {passing + failing}"
+        if result not in GOOD and failing == 0:
+            failing = 1  # the process failed after its tests (sanitizer report, leak check, ...)
+            note += f", but the run ended {result} (returncode {entry.get('returncode')})"
+        return passing, failing, "harness", note
     if result in GOOD:
         return 1, 0, "test", result
     return 0, 1, "test", f"{result} (returncode {entry.get('returncode')})"

@@ -1,0 +1,182 @@
+// What the bindings add to the C API, in every language: calls over whole arrays (checked
+// lengths, no raw pointers), a tensor list, a dynamic INT8 linear layer, and small result structs.
+// SWIG reads this file (bindings/q8.i %includes it) and the wrappers compile it.
+//
+// Array parameters use fixed names, which each language's typemaps map to its own arrays:
+//   (const T *X_in, size_t X_in_len), (const T *X_in2, size_t X_in2_len)   read
+//   (T *X_out, size_t X_out_len)                                           written
+// with X = f32, s8, u8, s16, s32 (float, int8_t, uint8_t, int16_t, int32_t), and
+// (const void *bytes_in, size_t bytes_in_len) for serialized models.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace q8b {
+
+// Scale and zero point of one quantized range.
+struct QParams {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+// A real multiplier as a Q31 fixed-point multiplier and a power-of-two shift.
+struct Multiplier {
+  int32_t multiplier = 0;
+  int32_t shift = 0;
+};
+
+// Handles made through the bindings and not yet destroyed (tensors, observers, models,
+// sessions, packed matrices, layers): tests assert it returns to 0.
+inline long live_handles() { return live_counter().load(); }
+
+// ---- tensors -------------------------------------------------------------------------------
+
+// Quantize `x` (f32) with parameters from its own min/max: per tensor (axis -1) or per index of
+// `axis`. The result is a new tensor of the scheme's dtype carrying those parameters.
+q8_tensor *quantize_tensor(const q8_tensor *x, q8_scheme scheme, int32_t axis);
+// The f32 tensor a quantized one stands for.
+q8_tensor *dequantize_tensor(const q8_tensor *q);
+// Scale and zero point for the range [min, max] under `scheme` (q8_qparams_from_range).
+QParams qparams_from_range(q8_scheme scheme, float min, float max);
+
+// Tensors passed together (calibration batches, a model's inputs). add() copies the tensor.
+class TensorList {
+ public:
+  TensorList() = default;
+  TensorList(const TensorList &) = delete;
+  TensorList &operator=(const TensorList &) = delete;
+  ~TensorList() { clear(); }
+  void add(const q8_tensor *t);
+  size_t size() const { return items_.size(); }
+  void clear();
+#ifndef SWIG
+  const q8_tensor *const *data() const { return items_.data(); }
+#endif
+
+ private:
+  std::vector<q8_tensor *> items_;
+};
+
+// ---- GEMM ----------------------------------------------------------------------------------
+// C [m, n] = epilogue((A - a_zero_point) (B - b_zero_point)), A row-major [m, k], B row-major
+// [k, n] or, when b_transposed, [n, k] (a Linear layer's weight). bias: 0 or n int32 entries,
+// added to the accumulators. scales: 1 or n f32 entries (the f32 forms: C = (acc + bias) * scale).
+
+void gemm_u8s8_s32(int64_t m, int64_t n, int64_t k, const uint8_t *u8_in, size_t u8_in_len,
+                   int32_t a_zero_point, const int8_t *s8_in, size_t s8_in_len, bool b_transposed,
+                   int32_t b_zero_point, const int32_t *s32_in, size_t s32_in_len, int32_t *s32_out,
+                   size_t s32_out_len);
+void gemm_u8s8_f32(int64_t m, int64_t n, int64_t k, const uint8_t *u8_in, size_t u8_in_len,
+                   int32_t a_zero_point, const int8_t *s8_in, size_t s8_in_len, bool b_transposed,
+                   int32_t b_zero_point, const int32_t *s32_in, size_t s32_in_len,
+                   const float *f32_in, size_t f32_in_len, float *f32_out, size_t f32_out_len);
+void gemm_s8s8_s32(int64_t m, int64_t n, int64_t k, const int8_t *s8_in, size_t s8_in_len,
+                   int32_t a_zero_point, const int8_t *s8_in2, size_t s8_in2_len, bool b_transposed,
+                   int32_t b_zero_point, const int32_t *s32_in, size_t s32_in_len, int32_t *s32_out,
+                   size_t s32_out_len);
+// FP32 C = A B (OpenBLAS): the reference an INT8 result is compared with.
+void gemm_f32(int64_t m, int64_t n, int64_t k, const float *f32_in, size_t f32_in_len,
+              const float *f32_in2, size_t f32_in2_len, bool b_transposed, float *f32_out,
+              size_t f32_out_len);
+
+// B packed once for many products (q8_gemm_pack_b): weights [k, n], or [n, k] when transposed;
+// zero points: none (all 0), one, or n.
+class PackedMatrix {
+ public:
+  PackedMatrix(int64_t k, int64_t n, const int8_t *s8_in, size_t s8_in_len, bool b_transposed,
+               const int32_t *s32_in, size_t s32_in_len);
+  ~PackedMatrix();
+  PackedMatrix(const PackedMatrix &) = delete;
+  PackedMatrix &operator=(const PackedMatrix &) = delete;
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  // C (int32) = (A - a_zero_point) B + bias, A u8 [m, k].
+  void multiplyS32(int64_t m, const uint8_t *u8_in, size_t u8_in_len, int32_t a_zero_point,
+                    const int32_t *s32_in, size_t s32_in_len, int32_t *s32_out,
+                    size_t s32_out_len) const;
+  // C (f32) = ((A - a_zero_point) B + bias) * scales.
+  void multiplyF32(int64_t m, const uint8_t *u8_in, size_t u8_in_len, int32_t a_zero_point,
+                    const int32_t *s32_in, size_t s32_in_len, const float *f32_in,
+                    size_t f32_in_len, float *f32_out, size_t f32_out_len) const;
+
+ private:
+  q8_gemm_packed *packed_ = nullptr;
+  int64_t k_ = 0, n_ = 0;
+};
+
+// Dynamic quantization of an f32 array to u8 (ONNX DynamicQuantizeLinear: the range of the data
+// widened to include 0, scale = range / 255, zero point rounded half to even).
+QParams dynamic_quantize_u8(const float *f32_in, size_t f32_in_len, uint8_t *u8_out,
+                            size_t u8_out_len);
+
+// A Linear layer with INT8 weights (symmetric, narrow range, one scale per output feature,
+// packed once) whose forward pass quantizes its input per call to u8 and multiplies in INT8:
+// y = (x_q - zx) W_q^T * (sx * sw[o]) + bias. The layer PyTorch's dynamic quantization makes.
+class DynamicLinear {
+ public:
+  // weights: f32 [out_features, in_features], row-major; bias: 0 or out_features entries.
+  DynamicLinear(int64_t out_features, int64_t in_features, const float *f32_in, size_t f32_in_len,
+                const float *f32_in2, size_t f32_in2_len);
+  ~DynamicLinear();
+  DynamicLinear(const DynamicLinear &) = delete;
+  DynamicLinear &operator=(const DynamicLinear &) = delete;
+  int64_t inFeatures() const { return in_; }
+  int64_t outFeatures() const { return out_; }
+  // x: [rows, in_features] -> y: [rows, out_features].
+  void forward(int64_t rows, const float *f32_in, size_t f32_in_len, float *f32_out,
+               size_t f32_out_len) const;
+  // The stored INT8 weights [out_features, in_features] and their per-feature scales.
+  void weights(int8_t *s8_out, size_t s8_out_len) const;
+  void weightScales(float *f32_out, size_t f32_out_len) const;
+  // Bytes the layer keeps for its weights (INT8 values, scales, bias), vs 4 per f32 weight.
+  size_t weightBytes() const;
+
+ private:
+  int64_t out_ = 0, in_ = 0;
+  std::vector<int8_t> w_;
+  std::vector<float> scales_;
+  std::vector<float> bias_;
+  PackedMatrix *packed_ = nullptr;
+};
+
+// ---- fixed point (Qm.n in int8/int16/int32: q8/fixed.h) ------------------------------------
+
+void fixed_from_f32_s8(const float *f32_in, size_t f32_in_len, int8_t *s8_out, size_t s8_out_len,
+                       int frac_bits, q8_rounding rounding);
+void fixed_from_f32_s16(const float *f32_in, size_t f32_in_len, int16_t *s16_out,
+                        size_t s16_out_len, int frac_bits, q8_rounding rounding);
+void fixed_from_f32_s32(const float *f32_in, size_t f32_in_len, int32_t *s32_out,
+                        size_t s32_out_len, int frac_bits, q8_rounding rounding);
+void fixed_to_f32_s8(const int8_t *s8_in, size_t s8_in_len, float *f32_out, size_t f32_out_len,
+                     int frac_bits);
+void fixed_to_f32_s16(const int16_t *s16_in, size_t s16_in_len, float *f32_out,
+                      size_t f32_out_len, int frac_bits);
+void fixed_to_f32_s32(const int32_t *s32_in, size_t s32_in_len, float *f32_out,
+                      size_t f32_out_len, int frac_bits);
+// Saturating element-wise arithmetic on Q7 / Q15 / Q31 arrays of equal length.
+void fixed_add_q7(const int8_t *s8_in, size_t s8_in_len, const int8_t *s8_in2, size_t s8_in2_len,
+                  int8_t *s8_out, size_t s8_out_len);
+void fixed_mult_q7(const int8_t *s8_in, size_t s8_in_len, const int8_t *s8_in2, size_t s8_in2_len,
+                   int8_t *s8_out, size_t s8_out_len);
+void fixed_add_q15(const int16_t *s16_in, size_t s16_in_len, const int16_t *s16_in2,
+                   size_t s16_in2_len, int16_t *s16_out, size_t s16_out_len);
+void fixed_mult_q15(const int16_t *s16_in, size_t s16_in_len, const int16_t *s16_in2,
+                    size_t s16_in2_len, int16_t *s16_out, size_t s16_out_len);
+void fixed_add_q31(const int32_t *s32_in, size_t s32_in_len, const int32_t *s32_in2,
+                   size_t s32_in2_len, int32_t *s32_out, size_t s32_out_len);
+void fixed_mult_q31(const int32_t *s32_in, size_t s32_in_len, const int32_t *s32_in2,
+                    size_t s32_in2_len, int32_t *s32_out, size_t s32_out_len);
+int64_t fixed_dot_prod_q15(const int16_t *s16_in, size_t s16_in_len, const int16_t *s16_in2,
+                           size_t s16_in2_len);
+// real in [0, 1) -> Q31 multiplier and right shift (q8_fixed_quantize_multiplier).
+Multiplier fixed_quantize_multiplier(double real);
+
+// ---- pruning -------------------------------------------------------------------------------
+
+// The keep (1) / prune (0) mask of f32 weights under `options` (q8_prune_mask).
+q8_tensor *prune_mask(const q8_tensor *weights, const q8_prune_options *options);
+
+}  // namespace q8b
