@@ -56,11 +56,52 @@ Q8_API q8_status q8_model_load_bytes(const void *data, size_t size, q8_model **o
 Q8_API q8_status q8_model_save(const q8_model *model, const char *path);
 /* Serializes into a buffer the library allocates; free it with q8_free. */
 Q8_API q8_status q8_model_save_bytes(const q8_model *model, void **data, size_t *size);
-/* Frees memory that q8 allocated for the caller (q8_model_save_bytes, q8_model_describe).
+/* Frees memory that q8 allocated for the caller (q8_model_save_bytes, q8_model_describe,
+ * q8_model_export_onnx_bytes).
  * NULL is a no-op. */
 Q8_API void q8_free(void *p);
 
 Q8_API void q8_model_destroy(q8_model *model);
+
+/* ---- ONNX export ------------------------------------------------------------------------- */
+
+/* Writes `model` (FP32, or quantized static, dynamic or weight-only) as an ONNX file in QDQ form,
+ * for ONNX Runtime, TensorRT or any ONNX tool: IR version 8, opset 13 of the default domain only
+ * (no com.microsoft or ai.q8 operator), producer "q8". Graph inputs and outputs keep their names
+ * and element types, and every dynamic dimension is the symbol "batch". Other values keep their
+ * names; new ones are derived from the value they come from ("<value>_dq", ...) and unique. ONNX's
+ * checker and strict type inference run on the result before anything is written (a failure is
+ * Q8_ERR_INTERNAL with ONNX's message: a bug in the exporter).
+ *
+ * What each operator becomes (DQ = DequantizeLinear, Q = QuantizeLinear):
+ *   f32 operators                 themselves; Reshape's shape and Clip's min/max become inputs again
+ *   QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, ConvInteger  themselves
+ *   QLinearConv                   DQ(x), DQ(W) (per channel on axis 0), DQ(int32 bias at scale
+ *                                 x_scale * w_scale) -> Conv -> Q(y)
+ *   QLinearMatMul, QGemm          DQ(a), DQ(b) [, DQ(C)] -> MatMul / Gemm -> Q(y); QGemm without
+ *                                 y_scale -> Gemm with f32 output
+ *   QLinearAdd, QLinearMul        DQ(a), DQ(b) -> Add / Mul -> Q(y)
+ *   QLinearSigmoid, QLinearTanh, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat
+ *                                 DQ of each input -> the float operator (NCHW) -> Q(y)
+ *   MaxPool, Relu, Clip on a quantized tensor   DQ -> op -> Q with the same parameters (exact)
+ *   Reshape, Flatten, Transpose, Concat, Identity on a quantized tensor   stay on the integers
+ *   ai.q8 DynamicGemm / DynamicConv   DynamicQuantizeLinear(x) -> DQ -> Gemm / Conv with DQ(W)
+ *   weight-only models            already DQ(INT8 W) -> the f32 operator
+ * Refused with Q8_ERR_UNSUPPORTED naming the node and operator: pools with channels_last = 1,
+ * Reshape with allowzero = 1 and a 0 in its shape, BatchNormalization in training mode, Relu or
+ * Clip on a quantized tensor whose parameters the model does not state (a quantized graph input),
+ * other f32 operators fed u8/s8, per-axis parameters where an operator takes them per tensor,
+ * models above protobuf's 2 GiB.
+ * Numerics: q8_model_load_onnx fuses the patterns back into the same quantized operators, bit for
+ * bit. ONNX Runtime 1.20 gives the same bits on the static digits models with all graph
+ * optimizations, and at most one quantization step apart with none; dynamic models differ
+ * slightly (ONNX Runtime computes their Gemm/Conv in f32). docs/ONNX.md has the details.
+ *
+ * Atomic like q8_model_save: a temporary file in the same directory, flushed, then renamed over
+ * `path`; on failure `path` is untouched. Q8_ERR_IO if it cannot be written. */
+Q8_API q8_status q8_model_export_onnx(const q8_model *model, const char *path);
+/* The same into a buffer the library allocates; free it with q8_free. */
+Q8_API q8_status q8_model_export_onnx_bytes(const q8_model *model, void **data, size_t *size);
 
 /* ---- looking inside ---------------------------------------------------------------------- */
 

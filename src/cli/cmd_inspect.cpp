@@ -14,7 +14,8 @@ int cmd_inspect(int argc, char **argv) {
   if (a.help()) {
     std::printf("usage: q8 inspect MODEL [--json]\n"
                 "  Inputs, outputs, every operator with its compute precision and tensors (dtype,\n"
-                "  shape, quantization parameters of constants), and the weight bytes.\n");
+                "  shape, quantization parameters of constants), and the weight bytes.\n"
+                "  (q8 export MODEL OUT.onnx writes the model itself as QDQ ONNX for other runtimes.)\n");
     return 0;
   }
   if (a.positional().size() != 1) usage_error("inspect: give exactly one model");

@@ -13,4 +13,5 @@ int cmd_bench(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 }  // namespace q8cli

@@ -29,6 +29,7 @@ void print_usage(FILE *f) {
                "      Latency per batch, model bytes and peak memory (and accuracy with DATA),\n"
                "      side by side with a second model, e.g. INT8 against its FP32 original.\n"
                "  inspect MODEL [--json]                 Operators, tensors, sizes, parameters.\n"
+               "  export MODEL OUT.onnx                  The model as ONNX opset 13 in QDQ form.\n"
                "  compare FP32 INT8 --data DATA          Per-tensor error of INT8 against FP32.\n"
                "  calibrate [--csv PATH] [--rows train|test|all]\n"
                "      Compare observers and schemes on a CSV of features (default %s).\n"
@@ -78,7 +79,7 @@ int run(int argc, char **argv) {
     int (*fn)(int, char **);
   } commands[] = {{"calibrate", cmd_calibrate}, {"quantize", cmd_quantize}, {"run", cmd_run},
                   {"eval", cmd_eval},           {"bench", cmd_bench},       {"inspect", cmd_inspect},
-                  {"compare", cmd_compare},     {"prune", cmd_prune}};
+                  {"compare", cmd_compare},     {"prune", cmd_prune},       {"export", cmd_export}};
   for (const auto &c : commands)
     if (cmd == c.name) return c.fn(argc - 2, argv + 2);
   usage_error("unknown command '" + cmd + "'");

@@ -2,16 +2,11 @@
 // metadata and data through one sink, so the in-memory image and the streamed file are the same
 // bytes. Deterministic: the layout depends only on the graph (values in index order, attributes
 // in name order, zero padding, no timestamps).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "core/error.hpp"
+#include "format/atomic_file.hpp"
 #include "format/format.hpp"
 #include "format/layout.hpp"
 #include "format/q8model_generated.h"
@@ -140,38 +135,6 @@ void emit(const Image &img, Sink &&sink) {
   }
 }
 
-[[noreturn]] void io_fail(const std::string &what, int err) {
-  fail(Q8_ERR_IO, what + ": " + std::strerror(err));
-}
-
-// The mode a newly created file gets from open(..., 0666): mkstemp makes 0600 files, which a
-// replacement of a world-readable model must not silently become. Read from /proc because
-// umask() can only be queried by changing it, which races with other threads.
-mode_t default_mode() {
-  mode_t mask = 022;
-  if (FILE *f = std::fopen("/proc/self/status", "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, "Umask:", 6) == 0) {
-        mask = static_cast<mode_t>(std::strtoul(line + 6, nullptr, 8)) & 0777;
-        break;
-      }
-    std::fclose(f);
-  }
-  return 0666 & ~mask;
-}
-
-// The temporary file: removed (and closed) unless committed.
-struct TempFile {
-  std::string name;
-  int fd = -1;
-  bool committed = false;
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!committed) ::unlink(name.c_str());
-  }
-};
-
 }  // namespace
 
 std::vector<uint8_t> write(const model::Graph &g) {
@@ -185,56 +148,8 @@ std::vector<uint8_t> write(const model::Graph &g) {
 }
 
 void save_file(const model::Graph &g, const char *path) {
-  const std::string target(path);
-  const std::size_t slash = target.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
-  const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
-  if (base.empty()) fail(Q8_ERR_IO, "cannot save to '" + target + "': the path names a directory");
-
   const Image img = layout(g);
-
-  // Same directory as the target, so rename() is atomic (never crosses file systems).
-  TempFile tmp;
-  std::string tmpl = dir + "/." + base + ".XXXXXX";
-  tmp.fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (tmp.fd < 0) {
-    tmp.committed = true;  // nothing was created
-    io_fail("cannot create a temporary file in '" + dir + "' to save '" + target + "'", errno);
-  }
-  tmp.name = tmpl;
-
-  struct stat st;
-  const mode_t mode = ::stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : default_mode();
-  if (::fchmod(tmp.fd, mode) != 0) io_fail("cannot set the mode of '" + tmp.name + "'", errno);
-
-  emit(img, [&](const void *p, std::size_t n) {
-    const auto *c = static_cast<const uint8_t *>(p);
-    while (n != 0) {
-      const ssize_t w = ::write(tmp.fd, c, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        io_fail("cannot write '" + tmp.name + "'", errno);
-      }
-      c += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  });
-  if (::fsync(tmp.fd) != 0) io_fail("cannot flush '" + tmp.name + "'", errno);
-  const int fd = tmp.fd;
-  tmp.fd = -1;
-  if (::close(fd) != 0) io_fail("cannot close '" + tmp.name + "'", errno);
-  if (::rename(tmp.name.c_str(), path) != 0) io_fail("cannot rename '" + tmp.name + "' to '" + target + "'", errno);
-  tmp.committed = true;
-
-  // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL): the
-  // rename is then as durable as that file system makes it.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) io_fail("saved '" + target + "', but cannot open its directory to flush it", errno);
-  const int rc = ::fsync(dfd);
-  const int err = errno;
-  ::close(dfd);
-  if (rc != 0 && err != EINVAL)
-    io_fail("saved '" + target + "', but cannot flush its directory", err);
+  write_file_atomic(path, "save", [&](const WriteFn &write) { emit(img, write); });
 }
 
 }  // namespace q8::format

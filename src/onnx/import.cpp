@@ -548,21 +548,37 @@ class Importer {
     g.nodes.push_back(std::move(n));
   }
 
-  // Outputs of quantizing operators are u8/s8 (their zero point's type, u8 by default) even when
-  // the model declares no value_info: descriptions and the passes rely on it.
+  // Outputs of quantizing operators are u8/s8 (their zero point's type, by default u8 or the
+  // quantized input's type) even when the model declares no value_info, and operators that move
+  // or clamp values keep their input's type: descriptions, the passes and export rely on it.
   static void quantized_output_dtypes(Graph &g, const Node &n) {
-    std::size_t zp_at;
+    if (n.outputs.empty() || n.outputs[0] < 0) return;
+    auto dtype = [&](std::size_t i) { return g.values[static_cast<std::size_t>(n.inputs[i])].dtype; };
+    auto has = [&](std::size_t i) { return i < n.inputs.size() && n.inputs[i] >= 0; };
+    Value &y = g.values[static_cast<std::size_t>(n.outputs[0])];
+    static const std::set<std::string> same_type = {"Flatten", "Reshape", "Transpose", "Identity", "Dropout",
+                                                    "MaxPool", "Relu", "Clip", "Concat"};
+    if (n.domain.empty() && same_type.count(n.op)) {
+      if (has(0) && (dtype(0) == Q8_DTYPE_U8 || dtype(0) == Q8_DTYPE_S8)) y.dtype = dtype(0);
+      return;
+    }
+    std::size_t zp_at, like = SIZE_MAX;  // like: the input whose type a missing zero point means
     if (n.domain.empty() && n.op == "QuantizeLinear") zp_at = 2;
     else if (n.domain.empty() && (n.op == "QLinearConv" || n.op == "QLinearMatMul")) zp_at = 7;
-    else if (n.domain == "com.microsoft" && n.op == "QGemm") zp_at = 8;
+    else if (n.domain == "com.microsoft" && n.op == "QGemm") zp_at = 8, like = 0;
+    else if (n.domain == "com.microsoft" && (n.op == "QLinearAdd" || n.op == "QLinearMul")) zp_at = 7, like = 0;
+    else if ((n.domain == "com.microsoft" && (n.op == "QLinearSigmoid" || n.op == "QLinearGlobalAveragePool" ||
+                                              n.op == "QLinearAveragePool")) ||
+             (n.domain == "ai.q8" && n.op == "QLinearTanh"))
+      zp_at = 4, like = 0;
+    else if (n.domain == "com.microsoft" && n.op == "QLinearConcat") zp_at = 1, like = 2;
     else if (n.domain.empty() && n.op == "DynamicQuantizeLinear") zp_at = 0;
     else return;
-    if (n.outputs.empty() || n.outputs[0] < 0) return;
     q8_dtype dt = Q8_DTYPE_U8;
-    if (zp_at == 8 && (n.inputs.size() <= 7 || n.inputs[7] < 0)) return;  // QGemm without y_scale: f32
-    if (zp_at != 0 && zp_at < n.inputs.size() && n.inputs[zp_at] >= 0)
-      dt = g.values[static_cast<std::size_t>(n.inputs[zp_at])].dtype;
-    if (dt == Q8_DTYPE_U8 || dt == Q8_DTYPE_S8) g.values[static_cast<std::size_t>(n.outputs[0])].dtype = dt;
+    if (zp_at == 8 && !has(7)) return;  // QGemm without y_scale: f32
+    if (zp_at != 0 && has(zp_at)) dt = dtype(zp_at);
+    else if (zp_at != 0 && like != SIZE_MAX && has(like)) dt = dtype(like);
+    if (dt == Q8_DTYPE_U8 || dt == Q8_DTYPE_S8) y.dtype = dt;
     if (zp_at == 0 && n.outputs.size() == 3 && n.outputs[2] >= 0)
       g.values[static_cast<std::size_t>(n.outputs[2])].dtype = Q8_DTYPE_U8;
   }
