@@ -102,7 +102,7 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, size_t a_len, con
   require_len("b", b_len, static_cast<size_t>(k) * static_cast<size_t>(n));
   require_len("c", c_len, mn);
   check(q8_gemm_f32(Q8_NO_TRANSPOSE, b_transposed ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE, m, n, k, 1.0f, a,
-                    k, b, b_transposed ? k : n, 0.0f, c, n));
+                    ld(k), b, ld(b_transposed ? k : n), 0.0f, c, ld(n)));
 }
 
 PackedMatrix::PackedMatrix(int64_t k, int64_t n, const int8_t *b, size_t b_len, bool b_transposed,
@@ -111,7 +111,7 @@ PackedMatrix::PackedMatrix(int64_t k, int64_t n, const int8_t *b, size_t b_len, 
   checked_mn(0, n, k);
   require_len("b", b_len, static_cast<size_t>(k) * static_cast<size_t>(n));
   const int32_t zero = 0;
-  check(q8_gemm_pack_b(b_transposed ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE, k, n, b, b_transposed ? k : n,
+  check(q8_gemm_pack_b(b_transposed ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE, k, n, b, ld(b_transposed ? k : n),
                        zps_len ? zps : &zero, zps_len ? zps_len : 1, &packed_));
   born(packed_);
 }
@@ -128,7 +128,7 @@ void PackedMatrix::multiplyS32(int64_t m, const uint8_t *a, size_t a_len, int32_
   require_len("a", a_len, static_cast<size_t>(m) * static_cast<size_t>(k_));
   require_len("c", c_len, mn);
   const auto e = make_epilogue(Q8_GEMM_EPILOGUE_S32, Q8_DTYPE_S32, n_, bias, bias_len, nullptr, 0);
-  check(q8_gemm_u8s8_packed(Q8_NO_TRANSPOSE, m, a, k_, a_zp, packed_, &e, c, n_));
+  check(q8_gemm_u8s8_packed(Q8_NO_TRANSPOSE, m, a, ld(k_), a_zp, packed_, &e, c, ld(n_)));
 }
 
 void PackedMatrix::multiplyF32(int64_t m, const uint8_t *a, size_t a_len, int32_t a_zp,
@@ -139,7 +139,7 @@ void PackedMatrix::multiplyF32(int64_t m, const uint8_t *a, size_t a_len, int32_
   require_len("c", c_len, mn);
   const auto e = make_epilogue(Q8_GEMM_EPILOGUE_DEQUANTIZE, Q8_DTYPE_F32, n_, bias, bias_len, scales,
                                scales_len);
-  check(q8_gemm_u8s8_packed(Q8_NO_TRANSPOSE, m, a, k_, a_zp, packed_, &e, c, n_));
+  check(q8_gemm_u8s8_packed(Q8_NO_TRANSPOSE, m, a, ld(k_), a_zp, packed_, &e, c, ld(n_)));
 }
 
 QParams dynamic_quantize_u8(const float *x, size_t x_len, uint8_t *q, size_t q_len) {

@@ -146,6 +146,10 @@ inline q8_tensor *clone_tensor(const q8_tensor *src) {
 // Row-major A [m, k] and B [k, n] (or B stored [n, k] when b_transposed), C [m, n]. The epilogue
 // vectors (bias, scales) hold 0 or n entries for bias, 1 or n for scales.
 
+// The leading dimension of rows of `cols` elements: at least 1, which the C API (like BLAS)
+// requires even of an empty matrix (k = 0 or n = 0).
+inline int64_t ld(int64_t cols) { return cols > 1 ? cols : 1; }
+
 inline size_t checked_mn(int64_t m, int64_t n, int64_t k) {
   if (m < 0 || n < 0 || k < 0) fail(Q8_ERR_SHAPE, "m, n and k must be >= 0");
   return static_cast<size_t>(m) * static_cast<size_t>(n);
@@ -181,11 +185,11 @@ void gemm(int64_t m, int64_t n, int64_t k, const A *a, size_t a_len, int32_t a_z
   require_len("b", b_len, static_cast<size_t>(k) * static_cast<size_t>(n));
   require_len("c", c_len, mn);
   const q8_transpose tb = b_transposed ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE;
-  const int64_t ldb = b_transposed ? k : n;
+  const int64_t ldb = ld(b_transposed ? k : n);
   if constexpr (std::is_same_v<A, uint8_t>)
-    check(q8_gemm_u8s8(Q8_NO_TRANSPOSE, tb, m, n, k, a, k, a_zp, b, ldb, &b_zp, 1, &e, c, n));
+    check(q8_gemm_u8s8(Q8_NO_TRANSPOSE, tb, m, n, k, a, ld(k), a_zp, b, ldb, &b_zp, 1, &e, c, ld(n)));
   else
-    check(q8_gemm_s8s8(Q8_NO_TRANSPOSE, tb, m, n, k, a, k, a_zp, b, ldb, &b_zp, 1, &e, c, n));
+    check(q8_gemm_s8s8(Q8_NO_TRANSPOSE, tb, m, n, k, a, ld(k), a_zp, b, ldb, &b_zp, 1, &e, c, ld(n)));
 }
 
 }  // namespace q8b
