@@ -49,7 +49,11 @@ typedef q8_session Q8Session;
 #endif
 
 /* ---- names ------------------------------------------------------------------------------- */
+/* A language file may name things its own way (Java: camelCase) by defining Q8_OWN_NAMES and
+ * its own renames: of several catch-all %renames the last one wins, so this one must then stay out. */
+#ifndef Q8_OWN_NAMES
 %rename("%(strip:[q8_])s") "";
+#endif
 %rename(DType) q8_dtype;
 %rename(Status) q8_status;
 %rename(Isa) q8_isa;
@@ -117,6 +121,7 @@ typedef q8_session Q8Session;
 /* Option structs: constructing one fills the library's defaults. */
 %extend q8_observer_options { q8_observer_options() { auto *o = new q8_observer_options; q8b::check(q8_observer_options_init(o)); return o; } }
 %extend q8_ptq_options { q8_ptq_options() { auto *o = new q8_ptq_options; q8b::check(q8_ptq_options_init(o)); return o; } }
+%extend q8_conv2d_options { q8_conv2d_options() { auto *o = new q8_conv2d_options; q8b::check(q8_conv2d_options_init(o)); return o; } }
 %extend q8_prune_options { q8_prune_options() { auto *o = new q8_prune_options; q8b::check(q8_prune_options_init(o)); return o; } }
 
 %{
@@ -259,6 +264,8 @@ typedef Q8Session q8_session;
   ~Q8Model() { q8b::died($self); q8_model_destroy($self); }
   /* Writes a .q8 file atomically. */
   void save(const char *path) const { q8b::check(q8_model_save($self, path)); }
+  /* Writes ONNX (opset 13, quantized operators in QDQ form) atomically. */
+  void exportOnnx(const char *path) const { q8b::check(q8_model_export_onnx($self, path)); }
   size_t inputCount() const { size_t n = 0; q8b::check(q8_model_input_count($self, &n)); return n; }
   size_t outputCount() const { size_t n = 0; q8b::check(q8_model_output_count($self, &n)); return n; }
   std::string inputName(size_t i) const { const char *s = nullptr; q8b::check(q8_model_input_name($self, i, &s)); return s; }
