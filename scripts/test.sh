@@ -26,7 +26,13 @@ done
 packages=(meson ninja-build pkg-config g++ libopenblas-dev libtbb-dev libcriterion-dev zlib1g-dev
           libonnx-dev libprotobuf-dev protobuf-compiler libflatbuffers-dev flatbuffers-compiler python3
           qemu-user g++-aarch64-linux-gnu)  # the last two: the NEON kernels under qemu
+# The bindings (bindings/q8.i) and their tests: SWIG, then each language's toolchain and test tools.
+packages+=(swig python3-dev python3-pytest python3-numpy python3-torch python3-onnx
+           default-jdk-headless junit5 mono-mcs mono-runtime golang-go)
 ((fuzz)) && packages+=(clang libclang-rt-14-dev)
+# ONNX Runtime (the QDQ export check) comes from npm as onnxruntime-node; node and npm from Debian
+# unless the machine already has them.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")
@@ -43,6 +49,8 @@ if ((${#missing[@]})); then
 fi
 
 # ---- build and test ------------------------------------------------------------------------
+# Every binding is required here (the options' 'auto' would skip one whose toolchain is missing).
+bindings=(-Dbinding_python=enabled -Dbinding_java=enabled -Dbinding_csharp=enabled -Dbinding_go=enabled)
 if ((fuzz)); then
   dir=build-fuzz
   options=(-Dbuildtype=debugoptimized -Dfuzz=true -Dtests=false "-Db_sanitize=address,undefined"
@@ -52,13 +60,15 @@ if ((fuzz)); then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
 elif ((sanitize)); then
   dir=build-asan
-  options=(-Dbuildtype=debugoptimized "-Db_sanitize=address,undefined" -Dfuzz=false -Dtests=true)
+  options=(-Dbuildtype=debugoptimized "-Db_sanitize=address,undefined" -Dfuzz=false -Dtests=true
+           "${bindings[@]}")
   # Any sanitizer report fails the test that caused it, with a stack trace in the log.
   export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:detect_leaks=1
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1
 else
   dir=build
-  options=(-Dbuildtype=release -Db_sanitize=none -Dfuzz=false -Dtests=true -Dneon_qemu=true)
+  options=(-Dbuildtype=release -Db_sanitize=none -Dfuzz=false -Dtests=true -Dneon_qemu=true
+           "${bindings[@]}")
 fi
 
 # A log left from an earlier run must never be read as this run's result.
@@ -69,6 +79,14 @@ else
   meson setup "$dir" "${options[@]}"
 fi
 meson compile -C "$dir"
+
+# onnxruntime-node for the ONNX export check (tests/ort), pinned by its lock file, from npm's
+# registry (the only download besides apt); the test fails if it is missing.
+if ((!fuzz && !sanitize)); then
+  mkdir -p "$dir/ort"
+  cp tests/ort/package.json tests/ort/package-lock.json "$dir/ort/"
+  (cd "$dir/ort" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
 
 status=0
 meson test -C "$dir" --print-errorlogs || status=$?
