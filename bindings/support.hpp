@@ -82,29 +82,28 @@ inline q8_dtype tensor_dtype(const q8_tensor *t) {
   return d;
 }
 
-// Element copies between a language buffer and a tensor of the matching dtype.
-inline void copy_in(q8_tensor *t, q8_dtype dtype, const void *src, size_t len) {
+// The storage of `t` as an array of `dtype` and `len` elements: the dtype and the element count
+// must both match, so a copy through it stays inside the tensor and the caller's array.
+inline void *storage_for(const q8_tensor *t, q8_dtype dtype, size_t len) {
   require_open(t, "tensor");
   if (tensor_dtype(t) != dtype)
     fail(Q8_ERR_DTYPE, std::string("tensor is ") + q8_dtype_name(tensor_dtype(t)) + ", the array is " +
                            q8_dtype_name(dtype));
-  const size_t n = tensor_numel(t);
-  require_len("array", len, n);
+  require_len("array", len, tensor_numel(t));
   void *data = nullptr;
   check(q8_tensor_data(t, &data));
-  if (n) std::memcpy(data, src, n * q8_dtype_size(dtype));
+  return data;
+}
+
+// Element copies between a language array and a tensor of the matching dtype.
+inline void copy_in(q8_tensor *t, q8_dtype dtype, const void *src, size_t len) {
+  void *data = storage_for(t, dtype, len);
+  if (len) std::memcpy(data, src, len * q8_dtype_size(dtype));
 }
 
 inline void copy_out(const q8_tensor *t, q8_dtype dtype, void *dst, size_t len) {
-  require_open(t, "tensor");
-  if (tensor_dtype(t) != dtype)
-    fail(Q8_ERR_DTYPE, std::string("tensor is ") + q8_dtype_name(tensor_dtype(t)) + ", the array is " +
-                           q8_dtype_name(dtype));
-  const size_t n = tensor_numel(t);
-  require_len("array", len, n);
-  void *data = nullptr;
-  check(q8_tensor_data(t, &data));
-  if (n) std::memcpy(dst, data, n * q8_dtype_size(dtype));
+  const void *data = storage_for(t, dtype, len);
+  if (len) std::memcpy(dst, data, len * q8_dtype_size(dtype));
 }
 
 inline q8_tensor *new_tensor(q8_dtype dtype, const int64_t *dims, size_t ndims) {

@@ -60,7 +60,7 @@ def count_test(entry):
     counted = HARNESS.findall(output)
     if counted:
         passing, failing = (int(v) for v in counted[-1])
-        note = f"harness: {passing + failing}"
+        note = f"tests: {passing + failing}"
         if result not in GOOD and failing == 0:
             failing = 1  # the process failed after its tests (sanitizer report, leak check, ...)
             note += f", but the run ended {result} (returncode {entry.get('returncode')})"
