@@ -1,6 +1,11 @@
+#define _DEFAULT_SOURCE /* mkdtemp */
 #include "support.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void rng_seed(test_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
@@ -131,4 +136,69 @@ const q8_gemm_epilogue *epilogue_variant(epilogue_buf *e, int v, int64_t n, int6
       e->ep.scale = e->scale;
       return &e->ep;
   }
+}
+
+/* ---- the test data and scratch files ---------------------------------------------------------- */
+
+const char *data_dir(void) {
+  const char *d = getenv("Q8_TEST_DATA");
+  cr_assert(d != NULL, "Q8_TEST_DATA is not set");
+  return d;
+}
+
+q8_model *load_fixture(const char *rel) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
+  q8_model *m = NULL;
+  Q8_OK_OR_FAIL(q8_model_load_onnx(path, &m));
+  return m;
+}
+
+/* The prefix keeps each suite's leftovers recognisable. */
+void make_tmpdir(char dir[64], const char *prefix) {
+  cr_assert((size_t)snprintf(dir, 64, "/tmp/%s-XXXXXX", prefix) < 64, "prefix %s is too long", prefix);
+  cr_assert(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+size_t dir_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  cr_assert(d != NULL);
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+  closedir(d);
+  return n;
+}
+
+void remove_tree(const char *dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+blob read_whole(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f != NULL, "cannot open %s: %s", path, strerror(errno));
+  blob b = {NULL, 0};
+  size_t cap = 0;
+  for (;;) {
+    if (b.n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      b.p = realloc(b.p, cap);
+      cr_assert(b.p != NULL);
+    }
+    const size_t got = fread(b.p + b.n, 1, cap - b.n, f);
+    if (got == 0) break;
+    b.n += got;
+  }
+  fclose(f);
+  return b;
+}
+
+void write_whole(const char *path, const void *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  cr_assert(f != NULL, "cannot create %s: %s", path, strerror(errno));
+  cr_assert_eq(fwrite(p, 1, n, f), n);
+  cr_assert_eq(fclose(f), 0);
 }

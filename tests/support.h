@@ -1,4 +1,5 @@
-/* Helpers shared by the Criterion suites: a deterministic RNG, status checks, small tensor makers. */
+/* Helpers shared by the Criterion suites: a deterministic RNG, status checks, small tensor makers,
+ * the test data and scratch files. */
 #ifndef Q8_TEST_SUPPORT_H
 #define Q8_TEST_SUPPORT_H
 
@@ -70,5 +71,21 @@ const q8_gemm_epilogue *epilogue_variant(epilogue_buf *e, int v, int64_t n, int6
 
 /* Whether q8_model_describe's text for m contains needle (fails the test if describe fails). */
 int model_describe_has(const q8_model *m, const char *needle);
+
+/* ---- the test data and scratch files (each helper fails the test on error) ------------------- */
+
+/* Bytes and their count; whoever made them says whether p goes to free() or q8_free(). */
+typedef struct {
+  uint8_t *p;
+  size_t n;
+} blob;
+
+const char *data_dir(void);                                  /* $Q8_TEST_DATA (tests/data) */
+q8_model *load_fixture(const char *rel);                     /* the ONNX model data_dir()/rel */
+void make_tmpdir(char dir[64], const char *prefix);          /* a new /tmp/<prefix>-XXXXXX */
+size_t dir_entries(const char *dir);                         /* entries other than . and .. */
+void remove_tree(const char *dir);                           /* rm -rf dir */
+blob read_whole(const char *path);                           /* the whole file; free(p) */
+void write_whole(const char *path, const void *p, size_t n); /* creates or replaces path */
 
 #endif

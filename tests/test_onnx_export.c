@@ -5,120 +5,51 @@
  * every quantized-operator fixture of tests/data/qops. Then the file itself (atomic, equal to the
  * bytes, standard operators only) and bad input. ONNX Runtime's view of the same files is checked
  * by the 'ort_qdq' test (tests/ort). */
-#define _DEFAULT_SOURCE /* mkdtemp */
-#include <dirent.h>
-#include <errno.h>
+#define _DEFAULT_SOURCE /* mkdir, setrlimit under -std=c11 */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
+#include "digits.h"
 #include "support.h"
-
-#define PIXELS 64
-#define MAX_ROWS 2000
-
-static const char *data_dir(void) {
-  const char *d = getenv("Q8_TEST_DATA");
-  cr_assert(d != NULL, "Q8_TEST_DATA is not set");
-  return d;
-}
-
-static q8_model *load_fixture(const char *rel) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
-  q8_model *m = NULL;
-  Q8_OK_OR_FAIL(q8_model_load_onnx(path, &m));
-  return m;
-}
 
 /* ---- the digits data: train rows (i % 4 != 0) calibrate, held-out rows (i % 4 == 0) run ------ */
 
-static float g_train[MAX_ROWS * PIXELS], g_test[MAX_ROWS * PIXELS];
-static size_t g_ntrain, g_ntest;
+static digits_rows g_train, g_test;
 
 static void load_digits(void) {
-  if (g_ntest) return;
+  if (g_test.n) return;
   char path[1024];
   snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  gzFile f = gzopen(path, "rb");
-  cr_assert(f != NULL, "cannot open %s", path);
-  char line[4096];
-  for (size_t i = 0; gzgets(f, line, sizeof line); ++i) {
-    float *row = i % 4 == 0 ? g_test + g_ntest++ * PIXELS : g_train + g_ntrain++ * PIXELS;
-    char *p = line;
-    for (int j = 0; j < PIXELS; ++j) {
-      row[j] = (float)(strtod(p, &p) / 16.0);  /* the bundled models take pixel / 16 */
-      if (*p == ',') ++p;
-    }
-    cr_assert(g_ntest < MAX_ROWS && g_ntrain < MAX_ROWS);
-  }
-  gzclose(f);
-  cr_assert_eq(g_ntest, 450);
-}
-
-static int is_cnn(const q8_model *m) {
-  size_t rank = 0;
-  int64_t shape[8];
-  q8_dtype dt;
-  Q8_OK_OR_FAIL(q8_model_input_info(m, 0, &dt, shape, 8, &rank));
-  return rank == 4;
-}
-
-static q8_tensor *wrap_rows(const q8_model *m, float *x, size_t n) {
-  int64_t s2[2] = {(int64_t)n, PIXELS}, s4[4] = {(int64_t)n, 1, 8, 8};
-  q8_tensor *t = NULL;
-  Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, is_cnn(m) ? s4 : s2, is_cnn(m) ? 4 : 2, x,
-                               n * PIXELS * sizeof(float), &t));
-  return t;
+  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
+  cr_assert_eq(g_test.n, 450);
 }
 
 /* The logits of every held-out row, batches of 64 (the last one smaller). */
 static float *logits(const q8_model *m) {
   load_digits();
-  float *out = malloc(g_ntest * 10 * sizeof(float));
+  float *out = malloc(g_test.n * DIGITS_CLASSES * sizeof(float));
   cr_assert(out != NULL);
-  for (size_t first = 0; first < g_ntest; first += 64) {
-    const size_t b = g_ntest - first < 64 ? g_ntest - first : 64;
-    q8_session *s = NULL;
-    Q8_OK_OR_FAIL(q8_session_create(m, (int64_t)b, &s));
-    q8_tensor *in = wrap_rows(m, g_test + first * PIXELS, b);
-    const q8_tensor *ins[1] = {in}, *y = NULL;
-    Q8_OK_OR_FAIL(q8_session_run(s, ins, 1));
-    Q8_OK_OR_FAIL(q8_session_output(s, 0, &y));
-    memcpy(out + first * 10, tensor_data(y), b * 10 * sizeof(float));
-    q8_tensor_destroy(in);
-    q8_session_destroy(s);
-  }
+  DIGITS_OR_FAIL(digits_logits(m, g_test.x, g_test.n, out));
   return out;
 }
 
 static q8_model *quantize(const q8_model *m, q8_ptq_mode mode, int per_channel, q8_scheme activations) {
   load_digits();
-  q8_tensor *batches[32];
-  size_t nb = 0;
-  for (size_t first = 0; first < g_ntrain && nb < 32; first += 64)
-    batches[nb++] = wrap_rows(m, g_train + first * PIXELS, g_ntrain - first < 64 ? g_ntrain - first : 64);
   q8_ptq_options o;
   Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
   o.mode = mode;
   o.per_channel = per_channel;
   o.activation_scheme = activations;
   q8_model *q = NULL;
-  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  DIGITS_OR_FAIL(digits_quantize(m, &o, &g_train, 32, &q));
   return q;
 }
 
 /* ---- export and load back ------------------------------------------------------------------ */
-
-typedef struct {
-  uint8_t *p;
-  size_t n;
-} blob;
 
 static blob export_bytes(const q8_model *m) {
   blob b = {NULL, 0};
@@ -159,7 +90,7 @@ static void expect_same_ops(const q8_model *a, const q8_model *b, const char *wh
 
 static void expect_same_logits(const q8_model *a, const q8_model *b, const char *what) {
   float *x = logits(a), *y = logits(b);
-  for (size_t i = 0; i < g_ntest * 10; ++i)
+  for (size_t i = 0; i < g_test.n * DIGITS_CLASSES; ++i)
     cr_assert(memcmp(&x[i], &y[i], sizeof(float)) == 0, "%s: row %zu class %zu: %.9g before export, %.9g after",
               what, i / 10, i % 10, (double)x[i], (double)y[i]);
   free(x);
@@ -259,6 +190,18 @@ static uint8_t *run_fixture(const q8_model *m, size_t *bytes) {
   return out;
 }
 
+/* Exports m, loads the export and expects the same operators and the same bytes out. */
+static void fixture_round_trip(const q8_model *m, const char *what) {
+  q8_model *r = reload(m);
+  expect_same_ops(m, r, what);
+  size_t na = 0, nb = 0;
+  uint8_t *a = run_fixture(m, &na), *b = run_fixture(r, &nb);
+  cr_assert(na == nb && memcmp(a, b, na) == 0, "%s: the reloaded export computes other bits", what);
+  free(a);
+  free(b);
+  q8_model_destroy(r);
+}
+
 Test(onnx_export, quantized_operators_round_trip) {
   static const char *const fixtures[] = {
       "qlinearconv_groups", "qlinearconv_depthwise_s8", "qlinearmatmul_nd", "qlinearmatmul_batched_s8",
@@ -269,14 +212,8 @@ Test(onnx_export, quantized_operators_round_trip) {
   for (size_t k = 0; k < sizeof fixtures / sizeof *fixtures; ++k) {
     char rel[128];
     snprintf(rel, sizeof rel, "qops/%s.onnx", fixtures[k]);
-    q8_model *m = load_fixture(rel), *r = reload(m);
-    expect_same_ops(m, r, fixtures[k]);
-    size_t na = 0, nb = 0;
-    uint8_t *a = run_fixture(m, &na), *b = run_fixture(r, &nb);
-    cr_assert(na == nb && memcmp(a, b, na) == 0, "%s: the reloaded export computes other bits", fixtures[k]);
-    free(a);
-    free(b);
-    q8_model_destroy(r);
+    q8_model *m = load_fixture(rel);
+    fixture_round_trip(m, fixtures[k]);
     q8_model_destroy(m);
   }
 }
@@ -301,49 +238,16 @@ Test(onnx_export, static_operator_models_reload_bit_exact) {
       for (size_t i = 0; i < n_in; ++i) batches[b * n_in + i] = fill_input(m, i, 1000 + 10 * b + i);
     q8_ptq_options o;
     Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
-    q8_model *q = NULL, *r = NULL;
+    q8_model *q = NULL;
     Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, 3, &q));
-    r = reload(q);
-    expect_same_ops(q, r, fixtures[k]);
-    size_t na = 0, nb = 0;
-    uint8_t *a = run_fixture(q, &na), *b = run_fixture(r, &nb);
-    cr_assert(na == nb && memcmp(a, b, na) == 0, "%s: the reloaded export computes other bits", fixtures[k]);
-    free(a);
-    free(b);
+    fixture_round_trip(q, fixtures[k]);
     for (size_t i = 0; i < 3 * n_in; ++i) q8_tensor_destroy(batches[i]);
-    q8_model_destroy(r);
     q8_model_destroy(q);
     q8_model_destroy(m);
   }
 }
 
 /* ---- the file -------------------------------------------------------------------------------- */
-
-static blob read_whole(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f != NULL, "cannot open %s: %s", path, strerror(errno));
-  blob b = {NULL, 0};
-  size_t cap = 0;
-  for (;;) {
-    if (b.n == cap) {
-      cap = cap ? cap * 2 : 65536;
-      b.p = realloc(b.p, cap);
-      cr_assert(b.p != NULL);
-    }
-    const size_t got = fread(b.p + b.n, 1, cap - b.n, f);
-    if (got == 0) break;
-    b.n += got;
-  }
-  fclose(f);
-  return b;
-}
-
-static void write_whole(const char *path, const void *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  cr_assert(f != NULL, "cannot create %s: %s", path, strerror(errno));
-  cr_assert_eq(fwrite(p, 1, n, f), n);
-  cr_assert_eq(fclose(f), 0);
-}
 
 static int contains(blob b, const char *s) {
   const size_t k = strlen(s);
@@ -358,31 +262,9 @@ static void expect_old_file(const char *path) {
   free(b.p);
 }
 
-static void make_tmpdir(char dir[64]) {
-  strcpy(dir, "/tmp/q8export-XXXXXX");
-  cr_assert(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static size_t dir_entries(const char *dir) {
-  DIR *d = opendir(dir);
-  cr_assert(d != NULL);
-  size_t n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
-  closedir(d);
-  return n;
-}
-
-static void remove_tree(const char *dir) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
 Test(onnx_export, file_is_the_bytes_in_plain_onnx) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8export");
   snprintf(path, sizeof path, "%s/cnn.onnx", dir);
   write_whole(path, "old", 3);
   q8_model *m = load_fixture("models/digits_cnn.onnx"), *q = quantize(m, Q8_PTQ_STATIC, 1, Q8_SCHEME_ASYMMETRIC_U8);
@@ -429,7 +311,7 @@ Test(onnx_export, bad_arguments) {
 
 Test(onnx_export, io_errors_keep_the_old_file) {
   char dir[64], path[160], target[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8export");
   q8_model *m = load_fixture("models/digits_mlp.onnx");
   snprintf(target, sizeof target, "%s/model.onnx", dir);
   write_whole(target, "old", 3);
@@ -462,7 +344,7 @@ Test(onnx_export, io_errors_keep_the_old_file) {
 /* What has no opset-13 QDQ form is refused by name, before anything is written. */
 Test(onnx_export, refuses_what_onnx_cannot_say) {
   char dir[64], target[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8export");
   snprintf(target, sizeof target, "%s/model.onnx", dir);
   write_whole(target, "old", 3);
   void *p = NULL;

@@ -5,135 +5,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "digits.h"
 #include "support.h"
 
-#define PIXELS 64
-#define MAX_ROWS 2000
-
-static float g_x[MAX_ROWS * PIXELS];
-static int g_y[MAX_ROWS];
-static size_t g_rows;
-
-static const char *data_dir(void) {
-  const char *d = getenv("Q8_TEST_DATA");
-  cr_assert(d != NULL, "Q8_TEST_DATA is not set");
-  return d;
-}
+/* Train rows (i % 4 != 0) calibrate, held-out rows (i % 4 == 0) measure. */
+static digits_rows g_train, g_test;
 
 static void load_digits(void) {
-  if (g_rows) return;
+  if (g_test.n) return;
   char path[1024];
   snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  gzFile f = gzopen(path, "rb");
-  cr_assert(f != NULL, "cannot open %s", path);
-  char line[4096];
-  while (gzgets(f, line, sizeof line)) {
-    char *p = line;
-    for (int j = 0; j <= PIXELS; ++j) {
-      double v = strtod(p, &p);
-      if (j < PIXELS) g_x[g_rows * PIXELS + j] = (float)(v / 16.0);
-      else g_y[g_rows] = (int)v;
-      if (*p == ',') ++p;
-    }
-    ++g_rows;
-    cr_assert(g_rows <= MAX_ROWS);
-  }
-  gzclose(f);
-  cr_assert_eq(g_rows, 1797);
+  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
+  cr_assert_eq(g_train.n + g_test.n, 1797);
 }
 
 static q8_model *load_bundled(const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/models/digits_%s.onnx", data_dir(), name);
-  q8_model *m = NULL;
-  Q8_OK_OR_FAIL(q8_model_load_onnx(path, &m));
-  return m;
+  char rel[64];
+  snprintf(rel, sizeof rel, "models/digits_%s.onnx", name);
+  return load_fixture(rel);
 }
 
-/* Rows of one split, gathered: test (i % 4 == 0) or train. */
-static size_t gather(int test, float *x, int *y) {
-  size_t n = 0;
-  for (size_t i = 0; i < g_rows; ++i) {
-    if ((i % 4 == 0) != test) continue;
-    memcpy(x + n * PIXELS, g_x + i * PIXELS, PIXELS * sizeof(float));
-    y[n++] = g_y[i];
-  }
-  return n;
-}
-
-static int is_cnn(const q8_model *m) {
-  size_t rank = 0;
-  int64_t shape[8];
-  q8_dtype dt;
-  Q8_OK_OR_FAIL(q8_model_input_info(m, 0, &dt, shape, 8, &rank));
-  return rank == 4;
-}
-
-static q8_tensor *wrap_rows(const q8_model *m, float *x, size_t n) {
-  int64_t s2[2] = {(int64_t)n, PIXELS}, s4[4] = {(int64_t)n, 1, 8, 8};
-  q8_tensor *t = NULL;
-  if (is_cnn(m)) Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, s4, 4, x, n * PIXELS * sizeof(float), &t));
-  else Q8_OK_OR_FAIL(q8_tensor_wrap(Q8_DTYPE_F32, s2, 2, x, n * PIXELS * sizeof(float), &t));
-  return t;
-}
-
-/* Logits of all n rows (batch 64, last batch smaller) into out[n * 10]. */
-static void run_all(const q8_model *m, float *x, size_t n, float *out) {
-  for (size_t first = 0; first < n; first += 64) {
-    size_t b = n - first < 64 ? n - first : 64;
-    q8_session *s = NULL;
-    Q8_OK_OR_FAIL(q8_session_create(m, (int64_t)b, &s));
-    q8_tensor *in = wrap_rows(m, x + first * PIXELS, b);
-    const q8_tensor *ins[1] = {in};
-    Q8_OK_OR_FAIL(q8_session_run(s, ins, 1));
-    const q8_tensor *y = NULL;
-    Q8_OK_OR_FAIL(q8_session_output(s, 0, &y));
-    q8_dtype dt;
-    Q8_OK_OR_FAIL(q8_tensor_dtype(y, &dt));
-    cr_assert_eq(dt, Q8_DTYPE_F32, "quantized models end in f32 logits");
-    memcpy(out + first * 10, tensor_data(y), b * 10 * sizeof(float));
-    q8_tensor_destroy(in);
-    q8_session_destroy(s);
-  }
-}
+/* Logits of the held-out rows into out[g_test.n * 10]. */
+static void run_all(const q8_model *m, float *out) { DIGITS_OR_FAIL(digits_logits(m, g_test.x, g_test.n, out)); }
 
 static double accuracy(const q8_model *m) {
-  static float x[MAX_ROWS * PIXELS], logits[MAX_ROWS * 10];
-  static int y[MAX_ROWS];
-  size_t n = gather(1, x, y);
-  run_all(m, x, n, logits);
-  size_t ok = 0;
-  for (size_t i = 0; i < n; ++i) {
-    int best = 0;
-    for (int c = 1; c < 10; ++c)
-      if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
-    ok += best == y[i];
-  }
-  return 100.0 * (double)ok / (double)n;
-}
-
-/* Calibration batches of 64 training rows; returns the count. */
-static float g_train[MAX_ROWS * PIXELS];
-static int g_train_y[MAX_ROWS];
-static size_t make_batches(const q8_model *m, q8_tensor **batches, size_t max_batches) {
-  size_t n = gather(0, g_train, g_train_y), k = 0;
-  for (size_t first = 0; first < n && k < max_batches; first += 64)
-    batches[k++] = wrap_rows(m, g_train + first * PIXELS, n - first < 64 ? n - first : 64);
-  return k;
+  static float logits[DIGITS_MAX_ROWS * DIGITS_CLASSES];
+  run_all(m, logits);
+  return 100.0 * (double)digits_correct(logits, g_test.y, g_test.n) / (double)g_test.n;
 }
 
 static q8_model *quantize(const q8_model *m, q8_ptq_mode mode, int per_channel) {
-  q8_tensor *batches[32];
-  size_t nb = make_batches(m, batches, 32);
   q8_ptq_options o;
   Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
   o.mode = mode;
   o.per_channel = per_channel;
   q8_model *q = NULL;
-  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  DIGITS_OR_FAIL(digits_quantize(m, &o, &g_train, 32, &q));
   return q;
 }
 
@@ -182,12 +90,10 @@ Test(ptq, q8_round_trip_is_exact) {
   Q8_OK_OR_FAIL(q8_model_save_bytes(back, &bytes2, &size2));
   cr_assert_eq(size, size2);
   cr_assert(memcmp(bytes, bytes2, size) == 0, "re-saved bytes differ");
-  static float x[MAX_ROWS * PIXELS], a[MAX_ROWS * 10], b[MAX_ROWS * 10];
-  static int y[MAX_ROWS];
-  size_t n = gather(1, x, y);
-  run_all(q, x, n, a);
-  run_all(back, x, n, b);
-  cr_assert(memcmp(a, b, n * 10 * sizeof(float)) == 0, "outputs differ after the round trip");
+  static float a[DIGITS_MAX_ROWS * DIGITS_CLASSES], b[DIGITS_MAX_ROWS * DIGITS_CLASSES];
+  run_all(q, a);
+  run_all(back, b);
+  cr_assert(memcmp(a, b, g_test.n * DIGITS_CLASSES * sizeof(float)) == 0, "outputs differ after the round trip");
   q8_free(bytes);
   q8_free(bytes2);
   q8_model_destroy(back);
@@ -200,8 +106,6 @@ Test(ptq, q8_round_trip_is_exact) {
 Test(ptq, static_graph_and_keep_fp32) {
   load_digits();
   q8_model *m = load_bundled("mlp");
-  q8_tensor *batches[4];
-  size_t nb = make_batches(m, batches, 4);
   size_t nodes = 0;
   Q8_OK_OR_FAIL(q8_model_node_count(m, &nodes));
   const char *last = NULL, *op = NULL;
@@ -217,7 +121,7 @@ Test(ptq, static_graph_and_keep_fp32) {
   o.keep_fp32 = keep;
   o.keep_fp32_count = 1;
   q8_model *q = NULL;
-  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
+  DIGITS_OR_FAIL(digits_quantize(m, &o, &g_train, 4, &q));
   cr_assert(model_describe_has(q, "QGemm"));
   size_t qn = 0;
   Q8_OK_OR_FAIL(q8_model_node_count(q, &qn));
@@ -228,7 +132,6 @@ Test(ptq, static_graph_and_keep_fp32) {
     if (strcmp(name, last) == 0) kept = strcmp(op, "Gemm") == 0;
   }
   cr_assert(kept, "node %s should have stayed an FP32 Gemm", last);
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
   q8_model_destroy(q);
   q8_model_destroy(m);
 }
@@ -238,7 +141,8 @@ Test(ptq, sensitivity_ranks_nodes) {
   load_digits();
   q8_model *m = load_bundled("cnn");
   q8_tensor *batches[4];
-  size_t nb = make_batches(m, batches, 4);
+  size_t nb = 0;
+  DIGITS_OR_FAIL(digits_batches(m, &g_train, 4, batches, &nb));
   q8_sensitivity *s = NULL;
   Q8_OK_OR_FAIL(q8_model_sensitivity(m, NULL, (const q8_tensor *const *)batches, nb, &s));
   size_t n = 0;
@@ -362,26 +266,23 @@ static void same_bits_dense_and_sparse(const char *name, q8_prune_pattern patter
   Q8_OK_OR_FAIL(q8_prune_options_init(&po));
   po.pattern = pattern;
   po.sparsity = sparsity;
-  q8_tensor *batches[8];
-  size_t nb = make_batches(m, batches, 8);
   q8_ptq_options o;
   Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
   o.prune = &po;
   q8_model *q = NULL;
-  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
+  DIGITS_OR_FAIL(digits_quantize(m, &o, &g_train, 8, &q));
   cr_assert(sparsity_of(q) >= (pattern == Q8_PRUNE_N_M ? 0.4 : sparsity * 0.8), "%s: %.3f", name, sparsity_of(q));
-  static float x[MAX_ROWS * PIXELS], dense[MAX_ROWS * 10], sparse[MAX_ROWS * 10], autop[MAX_ROWS * 10];
-  static int y[MAX_ROWS];
-  size_t n = gather(1, x, y);
+  static float dense[DIGITS_MAX_ROWS * DIGITS_CLASSES], sparse[DIGITS_MAX_ROWS * DIGITS_CLASSES],
+      autop[DIGITS_MAX_ROWS * DIGITS_CLASSES];
+  const size_t bytes = g_test.n * DIGITS_CLASSES * sizeof(float);
   Q8_OK_OR_FAIL(q8_sparse_set_policy(Q8_SPARSE_POLICY_DENSE));
-  run_all(q, x, n, dense);
+  run_all(q, dense);
   Q8_OK_OR_FAIL(q8_sparse_set_policy(Q8_SPARSE_POLICY_SPARSE));
-  run_all(q, x, n, sparse);
+  run_all(q, sparse);
   Q8_OK_OR_FAIL(q8_sparse_set_policy(Q8_SPARSE_POLICY_AUTO));
-  run_all(q, x, n, autop);
-  cr_expect(memcmp(dense, sparse, n * 10 * sizeof(float)) == 0, "%s: sparse run differs from dense", name);
-  cr_expect(memcmp(dense, autop, n * 10 * sizeof(float)) == 0, "%s: auto run differs from dense", name);
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  run_all(q, autop);
+  cr_expect(memcmp(dense, sparse, bytes) == 0, "%s: sparse run differs from dense", name);
+  cr_expect(memcmp(dense, autop, bytes) == 0, "%s: auto run differs from dense", name);
   q8_model_destroy(q);
   q8_model_destroy(m);
 }
@@ -404,20 +305,17 @@ static void accuracy_after_pruning(const char *name, q8_prune_pattern pattern, d
   Q8_OK_OR_FAIL(q8_prune_options_init(&po));
   po.pattern = pattern;
   po.sparsity = sparsity;
-  q8_tensor *batches[32];
-  size_t nb = make_batches(m, batches, 32);
   q8_ptq_options o;
   Q8_OK_OR_FAIL(q8_ptq_options_init(&o));
   o.prune = &po;
   o.prune_keep_dense = keep;
   o.prune_keep_dense_count = nkeep;
   q8_model *q = NULL;
-  Q8_OK_OR_FAIL(q8_model_quantize(m, &o, (const q8_tensor *const *)batches, nb, &q));
+  DIGITS_OR_FAIL(digits_quantize(m, &o, &g_train, 32, &q));
   const double a32 = accuracy(m), ap = accuracy(p), a8 = accuracy(q);
   printf("prune report: %s pattern %d sparsity %.2f: fp32 %.2f%%, pruned fp32 %.2f%%, pruned int8 %.2f%% "
          "(weight sparsity %.3f)\n", name, pattern, sparsity, a32, ap, a8, sparsity_of(q));
   cr_expect(a32 - a8 <= max_drop, "%s: %.2f%% -> %.2f%%", name, a32, a8);
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
   q8_model_destroy(q);
   q8_model_destroy(p);
   q8_model_destroy(m);

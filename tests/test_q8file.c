@@ -3,9 +3,7 @@
  * as documented, every truncation, wrong magic, versions, each header field, random bit flips
  * (caught by the checksums), targeted corruptions behind valid checksums (a small FlatBuffer
  * reader written here from the schema locates the fields), and atomic saving. */
-#define _DEFAULT_SOURCE /* mkdtemp */
-#include <dirent.h>
-#include <errno.h>
+#define _DEFAULT_SOURCE /* unlink, umask, setrlimit under -std=c11 */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +17,6 @@
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
-static const char *data_dir(void) {
-  const char *d = getenv("Q8_TEST_DATA");
-  cr_assert(d != NULL, "Q8_TEST_DATA is not set");
-  return d;
-}
-
 /* The fuzzer's seeds (fuzz/corpus/q8file): .q8 files saved by earlier builds. */
 static const char *corpus_path(const char *name) {
   static char path[1024];
@@ -34,19 +26,6 @@ static const char *corpus_path(const char *name) {
   return path;
 }
 
-static q8_model *load_onnx(const char *rel) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
-  q8_model *m = NULL;
-  Q8_OK_OR_FAIL(q8_model_load_onnx(path, &m));
-  return m;
-}
-
-typedef struct {
-  uint8_t *p;
-  size_t n;
-} blob;
-
 static blob save_bytes(const q8_model *m) {
   blob b = {NULL, 0};
   void *p = NULL;
@@ -55,61 +34,12 @@ static blob save_bytes(const q8_model *m) {
   return b;
 }
 
-static blob read_whole(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f != NULL, "cannot open %s: %s", path, strerror(errno));
-  blob b = {NULL, 0};
-  size_t cap = 0;
-  for (;;) {
-    if (b.n == cap) {
-      cap = cap ? cap * 2 : 65536;
-      b.p = realloc(b.p, cap);
-      cr_assert(b.p != NULL);
-    }
-    size_t got = fread(b.p + b.n, 1, cap - b.n, f);
-    if (got == 0) break;
-    b.n += got;
-  }
-  fclose(f);
-  return b;
-}
-
-static void write_whole(const char *path, const void *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  cr_assert(f != NULL, "cannot create %s: %s", path, strerror(errno));
-  cr_assert_eq(fwrite(p, 1, n, f), n);
-  cr_assert_eq(fclose(f), 0);
-}
-
 static int same_blob(blob a, blob b) { return a.n == b.n && memcmp(a.p, b.p, a.n) == 0; }
 
 static char *describe(const q8_model *m, int json) {
   char *s = NULL;
   Q8_OK_OR_FAIL(q8_model_describe(m, json, &s));
   return s;
-}
-
-/* A fresh directory for file tests (removed by remove_tree). */
-static void make_tmpdir(char dir[64]) {
-  strcpy(dir, "/tmp/q8file-XXXXXX");
-  cr_assert(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static size_t dir_entries(const char *dir) {
-  DIR *d = opendir(dir);
-  cr_assert(d != NULL);
-  size_t n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
-  closedir(d);
-  return n;
-}
-
-static void remove_tree(const char *dir) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
 }
 
 /* ---- the header, as docs/FORMAT.md lays it out ----------------------------------------------- */
@@ -237,7 +167,7 @@ static void check_same_model(const q8_model *a, const q8_model *b) {
 
 Test(q8file, round_trip_bytes_is_identical) {
   for (size_t k = 0; k < sizeof k_models / sizeof *k_models; ++k) {
-    q8_model *m = load_onnx(k_models[k]);
+    q8_model *m = load_fixture(k_models[k]);
     blob a = save_bytes(m), again = save_bytes(m);
     cr_assert(same_blob(a, again), "%s: saving twice gave different bytes", k_models[k]);
     q8_model *l = NULL;
@@ -255,10 +185,10 @@ Test(q8file, round_trip_bytes_is_identical) {
 
 Test(q8file, file_and_bytes_agree) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   snprintf(path, sizeof path, "%s/model.q8", dir);
   for (size_t k = 0; k < sizeof k_models / sizeof *k_models; ++k) {
-    q8_model *m = load_onnx(k_models[k]);
+    q8_model *m = load_fixture(k_models[k]);
     Q8_OK_OR_FAIL(q8_model_save(m, path));
     blob file = read_whole(path), bytes = save_bytes(m);
     cr_assert(same_blob(file, bytes), "%s: the file differs from the bytes", k_models[k]);
@@ -282,9 +212,9 @@ Test(q8file, file_and_bytes_agree) {
 /* The loaded weights are the imported ones: both models compute the same bits. */
 Test(q8file, loaded_model_computes_the_same) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   snprintf(path, sizeof path, "%s/mlp.q8", dir);
-  q8_model *m = load_onnx("models/digits_mlp.onnx");
+  q8_model *m = load_fixture("models/digits_mlp.onnx");
   Q8_OK_OR_FAIL(q8_model_save(m, path));
   q8_model *l = NULL;
   Q8_OK_OR_FAIL(q8_model_load(path, &l));
@@ -338,7 +268,7 @@ Test(q8file, stored_files_load_and_resave_identically) {
 }
 
 Test(q8file, header_is_as_documented) {
-  q8_model *m = load_onnx("models/digits_cnn.onnx");
+  q8_model *m = load_fixture("models/digits_cnn.onnx");
   blob b = save_bytes(m);
   static const uint8_t magic[8] = {0x89, 'Q', '8', 'M', 0x0D, 0x0A, 0x1A, 0x0A};
   cr_assert(b.n > HEADER);
@@ -379,7 +309,7 @@ Test(q8file, header_is_as_documented) {
 /* ---- bad bytes ----------------------------------------------------------------------------- */
 
 static blob small_model_bytes(void) {
-  q8_model *m = load_onnx("ops/conv_const.onnx");
+  q8_model *m = load_fixture("ops/conv_const.onnx");
   blob b = save_bytes(m);
   q8_model_destroy(m);
   return b;
@@ -502,7 +432,7 @@ Test(q8file, header_fields_behind_valid_checksums) {
 
 /* CRC-32 catches every single-bit error, so no flip anywhere may load. */
 Test(q8file, random_bit_flips_are_caught) {
-  q8_model *m = load_onnx("models/digits_mlp.onnx");
+  q8_model *m = load_fixture("models/digits_mlp.onnx");
   blob b = save_bytes(m);
   q8_model_destroy(m);
   const uint64_t doff = le(b.p + H_DOFF, 8);
@@ -564,7 +494,7 @@ Test(q8file, metadata_flips_behind_valid_checksums) {
 typedef void (*mutation)(blob);
 
 static void check_mutation(const char *model, mutation f, q8_status want, const char *needle) {
-  q8_model *m = load_onnx(model);
+  q8_model *m = load_fixture(model);
   blob b = save_bytes(m);
   q8_model_destroy(m);
   f(b);
@@ -739,7 +669,7 @@ Test(q8file, targeted_qparams_corruptions) {
 
 Test(q8file, load_file_errors) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   q8_model *m = NULL;
   snprintf(path, sizeof path, "%s/missing.q8", dir);
   Q8_EXPECT_STATUS(q8_model_load(path, &m), Q8_ERR_IO);
@@ -762,8 +692,8 @@ Test(q8file, load_file_errors) {
 
 Test(q8file, save_into_missing_directory_fails) {
   char dir[64], path[160], target[128];
-  make_tmpdir(dir);
-  q8_model *m = load_onnx("ops/conv_const.onnx");
+  make_tmpdir(dir, "q8file");
+  q8_model *m = load_fixture("ops/conv_const.onnx");
   snprintf(target, sizeof target, "%s/model.q8", dir);
   write_whole(target, "old", 3);
   snprintf(path, sizeof path, "%s/no-such-dir/model.q8", dir);
@@ -779,11 +709,11 @@ Test(q8file, save_into_missing_directory_fails) {
 
 Test(q8file, save_replaces_atomically) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   snprintf(path, sizeof path, "%s/model.q8", dir);
   write_whole(path, "previous contents", 17);
   cr_assert_eq(chmod(path, 0640), 0);
-  q8_model *m = load_onnx("models/digits_mlp.onnx");
+  q8_model *m = load_fixture("models/digits_mlp.onnx");
   Q8_OK_OR_FAIL(q8_model_save(m, path));
   blob file = read_whole(path), bytes = save_bytes(m);
   cr_assert(same_blob(file, bytes));
@@ -809,12 +739,12 @@ Test(q8file, save_replaces_atomically) {
  * the directory is untouched. */
 Test(q8file, failed_rename_leaves_no_temporary) {
   char dir[64], path[128], inner[160];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   snprintf(path, sizeof path, "%s/model.q8", dir);
   cr_assert_eq(mkdir(path, 0755), 0);
   snprintf(inner, sizeof inner, "%s/keep", path);
   write_whole(inner, "x", 1);
-  q8_model *m = load_onnx("ops/conv_const.onnx");
+  q8_model *m = load_fixture("ops/conv_const.onnx");
   Q8_EXPECT_STATUS(q8_model_save(m, path), Q8_ERR_IO);
   cr_assert(strstr(q8_last_error(), "rename") != NULL, "%s", q8_last_error());
   cr_assert_eq(dir_entries(dir), 1, "the temporary was left behind");
@@ -826,10 +756,10 @@ Test(q8file, failed_rename_leaves_no_temporary) {
 /* A write that fails half way (the file size limit) leaves the old file as it was. */
 Test(q8file, failed_write_keeps_the_old_file) {
   char dir[64], path[128];
-  make_tmpdir(dir);
+  make_tmpdir(dir, "q8file");
   snprintf(path, sizeof path, "%s/model.q8", dir);
   write_whole(path, "old", 3);
-  q8_model *m = load_onnx("models/digits_mlp.onnx");
+  q8_model *m = load_fixture("models/digits_mlp.onnx");
   signal(SIGXFSZ, SIG_IGN);  /* write() then fails with EFBIG instead of killing the process */
   struct rlimit lim = {4096, 4096};
   cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
@@ -844,7 +774,7 @@ Test(q8file, failed_write_keeps_the_old_file) {
 }
 
 Test(q8file, bad_arguments) {
-  q8_model *m = load_onnx("ops/conv_const.onnx"), *out = NULL;
+  q8_model *m = load_fixture("ops/conv_const.onnx"), *out = NULL;
   void *p = NULL;
   size_t n = 0;
   Q8_EXPECT_STATUS(q8_model_load(NULL, &out), Q8_ERR_INVALID_ARGUMENT);

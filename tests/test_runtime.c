@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "digits.h"
 #include "support.h"
 
 #define MAXR 8
@@ -1046,35 +1046,13 @@ Test(runtime_session, bad_input) {
 
 /* ---- the bundled digits models --------------------------------------------------------------- */
 
-/* Held-out rows (i % 4 == 0) of digits.csv.gz: 64 pixels and a label per line. */
-static size_t read_digits(float **pixels, int **labels) {
-  const char *dir = getenv("Q8_TEST_DATA");
-  cr_assert(dir != NULL);
+/* Held-out rows (i % 4 == 0) of digits.csv.gz. */
+static digits_rows g_test;
+
+static void load_digits(void) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", dir);
-  gzFile f = gzopen(path, "rb");
-  cr_assert(f != NULL, "cannot open %s", path);
-  size_t cap = 512, n = 0, row = 0;
-  *pixels = malloc(cap * 64 * sizeof(float));
-  *labels = malloc(cap * sizeof(int));
-  char line[1024];
-  while (gzgets(f, line, sizeof line)) {
-    if (row++ % 4 != 0) continue;
-    if (n == cap) {
-      cap *= 2;
-      *pixels = realloc(*pixels, cap * 64 * sizeof(float));
-      *labels = realloc(*labels, cap * sizeof(int));
-    }
-    char *p = line;
-    for (int j = 0; j < 64; ++j) {
-      (*pixels)[n * 64 + (size_t)j] = (float)(strtod(p, &p) / 16.0);
-      cr_assert_eq(*p, ',', "row %zu: malformed", row);
-      ++p;
-    }
-    (*labels)[n++] = (int)strtol(p, NULL, 10);
-  }
-  gzclose(f);
-  return n;
+  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
+  DIGITS_OR_FAIL(digits_load(path, NULL, &g_test));
 }
 
 /* The "fp32_accuracy" figure of model `key` in fp32_accuracy.json. */
@@ -1097,26 +1075,18 @@ static double expected_accuracy(const char *key) {
 }
 
 static void digits_case(const char *file, const char *key, int cnn) {
-  float *pixels;
-  int *labels;
-  const size_t n = read_digits(&pixels, &labels);
+  load_digits();
+  const size_t n = g_test.n;
   cr_assert_eq(n, 450);
   q8_model *m = load_path("models", file);
   const int64_t s_cnn[4] = {(int64_t)n, 1, 8, 8}, s_mlp[2] = {(int64_t)n, 64};
   q8_tensor *x = cnn ? make_tensor(Q8_DTYPE_F32, s_cnn, 4) : make_tensor(Q8_DTYPE_F32, s_mlp, 2);
-  memcpy(tensor_data(x), pixels, n * 64 * sizeof(float));
+  memcpy(tensor_data(x), g_test.x, n * 64 * sizeof(float));
   q8_session *s = session_run(m, (int64_t)n, &x, 1);
   const q8_tensor *y = out_at(s, 0);
   const int64_t ys[2] = {(int64_t)n, 10};
   expect_shape(y, Q8_DTYPE_F32, ys, 2);
-  size_t correct = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const float *row = fdata(y) + i * 10;
-    int best = 0;
-    for (int c = 1; c < 10; ++c)
-      if (row[c] > row[best]) best = c;
-    correct += best == labels[i];
-  }
+  const size_t correct = digits_correct(fdata(y), g_test.y, n);
   const double acc = (double)correct / (double)n, want = expected_accuracy(key);
   cr_assert(fabs(acc - want) <= 0.003, "%s: accuracy %.6f, fp32_accuracy.json says %.6f", file, acc, want);
 
@@ -1125,7 +1095,7 @@ static void digits_case(const char *file, const char *key, int cnn) {
   Q8_OK_OR_FAIL(q8_session_create(m, 1, &one));
   const int64_t s1_cnn[4] = {1, 1, 8, 8}, s1_mlp[2] = {1, 64};
   q8_tensor *x1 = cnn ? make_tensor(Q8_DTYPE_F32, s1_cnn, 4) : make_tensor(Q8_DTYPE_F32, s1_mlp, 2);
-  memcpy(tensor_data(x1), pixels, 64 * sizeof(float));
+  memcpy(tensor_data(x1), g_test.x, 64 * sizeof(float));
   Q8_OK_OR_FAIL(q8_session_run(one, (const q8_tensor *const *)&x1, 1));
   double want_row[10];
   for (int c = 0; c < 10; ++c) want_row[c] = fdata(y)[c];
@@ -1135,8 +1105,6 @@ static void digits_case(const char *file, const char *key, int cnn) {
   q8_tensor_destroy(x);
   q8_session_destroy(s);
   q8_model_destroy(m);
-  free(pixels);
-  free(labels);
 }
 
 Test(runtime_digits, mlp_accuracy) { digits_case("digits_mlp.onnx", "mlp", 0); }

@@ -16,13 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-#define PIXELS 64
-#define MAX_ROWS 2000
+#include "../digits.h"
 
-static float g_train[MAX_ROWS * PIXELS], g_test[MAX_ROWS * PIXELS];
-static size_t g_ntrain, g_ntest;
+static digits_rows g_train, g_test;
 
 static void die(const char *what) {
   fprintf(stderr, "make_case: %s\n", what);
@@ -37,33 +34,9 @@ static void check(q8_status st, const char *call) {
 }
 #define CHECK(call) check((call), #call)
 
-static void load_digits(const char *path) {
-  gzFile f = gzopen(path, "rb");
-  if (!f) die("cannot open the digits CSV");
-  char line[4096];
-  for (size_t i = 0; gzgets(f, line, sizeof line); ++i) {
-    if (g_ntest >= MAX_ROWS || g_ntrain >= MAX_ROWS) die("too many rows");
-    float *row = i % 4 == 0 ? g_test + g_ntest++ * PIXELS : g_train + g_ntrain++ * PIXELS;
-    char *p = line;
-    for (int j = 0; j < PIXELS; ++j) {
-      row[j] = (float)(strtod(p, &p) / 16.0);  /* the bundled models take pixel / 16 */
-      if (*p == ',') ++p;
-    }
-  }
-  gzclose(f);
-  if (g_ntest == 0) die("no rows in the digits CSV");
-}
-
-/* rows x 64 pixels as the model's input: [n, 64] (MLP) or [n, 1, 8, 8] (CNN). */
-static q8_tensor *wrap_rows(const q8_model *m, float *x, size_t n) {
-  q8_dtype dt;
-  int64_t shape[8];
-  size_t rank = 0;
-  CHECK(q8_model_input_info(m, 0, &dt, shape, 8, &rank));
-  int64_t s2[2] = {(int64_t)n, PIXELS}, s4[4] = {(int64_t)n, 1, 8, 8};
-  q8_tensor *t = NULL;
-  CHECK(q8_tensor_wrap(Q8_DTYPE_F32, rank == 4 ? s4 : s2, rank == 4 ? 4 : 2, x, n * PIXELS * sizeof(float), &t));
-  return t;
+/* A digits_* call's failure ends the program. */
+static void ok(const char *err) {
+  if (err) die(err);
 }
 
 static void write_tensor(const char *path, const q8_tensor *t, float step) {
@@ -131,20 +104,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *model_path = argv[1], *mode = argv[4];
-  load_digits(argv[2]);
+  ok(digits_load(argv[2], &g_train, &g_test));
+  if (g_test.n == 0) die("no rows in the digits CSV");
   q8_model *fp32 = NULL, *q = NULL;
   CHECK(q8_model_load_onnx(model_path, &fp32));
 
   q8_ptq_options o;
   CHECK(q8_ptq_options_init(&o));
   o.mode = strcmp(mode, "static") == 0 ? Q8_PTQ_STATIC : Q8_PTQ_DYNAMIC;
-  q8_tensor *batches[32];
-  size_t nb = 0;
-  if (o.mode == Q8_PTQ_STATIC)
-    for (size_t first = 0; first < g_ntrain && nb < 32; first += 64)
-      batches[nb++] = wrap_rows(fp32, g_train + first * PIXELS, g_ntrain - first < 64 ? g_ntrain - first : 64);
-  CHECK(q8_model_quantize(fp32, &o, (const q8_tensor *const *)batches, nb, &q));
-  for (size_t i = 0; i < nb; ++i) q8_tensor_destroy(batches[i]);
+  ok(digits_quantize(fp32, &o, o.mode == Q8_PTQ_STATIC ? &g_train : NULL, 32, &q));
 
   /* <OUTDIR>/<model file name without .onnx>.<mode>.* */
   const char *base = strrchr(model_path, '/');
@@ -156,8 +124,9 @@ int main(int argc, char **argv) {
   CHECK(q8_model_export_onnx(q, path));
 
   q8_session *s = NULL;
-  CHECK(q8_session_create(q, (int64_t)g_ntest, &s));
-  q8_tensor *in = wrap_rows(q, g_test, g_ntest);
+  CHECK(q8_session_create(q, (int64_t)g_test.n, &s));
+  q8_tensor *in = NULL;
+  ok(digits_wrap(q, g_test.x, g_test.n, &in));
   const q8_tensor *ins[1] = {in}, *y = NULL;
   CHECK(q8_session_run(s, ins, 1));
   CHECK(q8_session_output(s, 0, &y));
@@ -167,7 +136,7 @@ int main(int argc, char **argv) {
   write_tensor(path, in, 0.0f);
   snprintf(path, sizeof path, "%s.q8.bin", stem);
   write_tensor(path, y, step);
-  printf("make_case: %s.{onnx,input.bin,q8.bin}: %s, %zu held-out rows; %s\n", stem, mode, g_ntest, about);
+  printf("make_case: %s.{onnx,input.bin,q8.bin}: %s, %zu held-out rows; %s\n", stem, mode, g_test.n, about);
 
   q8_tensor_destroy(in);
   q8_session_destroy(s);
