@@ -97,6 +97,9 @@ typedef q8_session Q8Session;
 %ignore q8_prune_mask; %ignore q8_prune_global_masks; %ignore q8_prune_sparsity;
 %ignore q8_prune_schedule_cubic;
 %ignore q8_conv2d_output_shape;
+%ignore q8_observer_frozen;
+/* QAT math over raw arrays (facade.hpp has the checked forms). */
+%rename("$ignore", regextarget=1) "^q8_qat_";
 %ignore q8_ptq_options::keep_fp32; %ignore q8_ptq_options::keep_fp32_count;
 %ignore q8_ptq_options::progress; %ignore q8_ptq_options::progress_user;
 %ignore q8_ptq_options::prune; %ignore q8_ptq_options::prune_keep_dense;
@@ -250,6 +253,9 @@ typedef Q8Session q8_session;
   int32_t zeroPoint(size_t c) const { return static_cast<int32_t>(q8b_observer_pick($self, c, 3)); }
   void apply(q8_tensor *t) const { q8b::require_open(t, "tensor"); q8b::check(q8_observer_apply($self, t)); }
   void reset() { q8b::check(q8_observer_reset($self)); }
+  /* While frozen, update() changes nothing (QAT freezes activation ranges after a few epochs). */
+  void setFrozen(bool frozen) { q8b::check(q8_observer_set_frozen($self, frozen ? 1 : 0)); }
+  bool frozen() const { int f = 0; q8b::check(q8_observer_frozen($self, &f)); return f != 0; }
 }
 
 %extend Q8Model {
@@ -330,10 +336,15 @@ typedef Q8Session q8_session;
 %include "q8/prune.h"
 %include "q8/sparse.h"
 %include "q8/model.h"
+%include "q8/qat.h"
 
 %rename(QParams) q8b::QParams;
 %rename(Multiplier) q8b::Multiplier;
 %rename(TensorList) q8b::TensorList;
 %rename(PackedMatrix) q8b::PackedMatrix;
 %rename(DynamicLinear) q8b::DynamicLinear;
+%rename(QatRange) q8b::QatRange;
+%rename(QatParams) q8b::QatParams;
+%rename(FakeQuantizer) q8b::FakeQuantizer;
+%rename(BatchNormFold) q8b::BatchNormFold;
 %include "facade.hpp"

@@ -1000,6 +1000,19 @@ Test(bad_input, observer_apply_rejects_mismatched_tensors) {
   q8_observer_destroy(per_channel);
 }
 
+Test(bad_input, observer_freeze_rejects_null_pointers) {
+  q8_observer *obs = make_observer(Q8_OBSERVER_MINMAX, -1);
+  int frozen = 7;
+  EXPECT_ERR(q8_observer_set_frozen(NULL, 1), Q8_ERR_INVALID_ARGUMENT, "obs is NULL");
+  EXPECT_ERR(q8_observer_frozen(NULL, &frozen), Q8_ERR_INVALID_ARGUMENT, "obs is NULL");
+  EXPECT_ERR(q8_observer_frozen(obs, NULL), Q8_ERR_INVALID_ARGUMENT, "frozen is NULL");
+  cr_assert_eq(frozen, 7, "an out-pointer was written on failure");
+  /* Nothing changed: the observer is still live. */
+  Q8_OK_OR_FAIL(q8_observer_frozen(obs, &frozen));
+  cr_assert_eq(frozen, 0);
+  q8_observer_destroy(obs);
+}
+
 /* ---- run-time settings ------------------------------------------------------------------- */
 
 Test(bad_input, set_threads_rejects_negative_counts) {

@@ -61,6 +61,12 @@ Q8_API q8_status q8_observer_apply(const q8_observer *obs, q8_tensor *t);
 /* Forget everything seen; the options stay. */
 Q8_API q8_status q8_observer_reset(q8_observer *obs);
 
+/* Freeze (non-zero) or unfreeze the observer: while frozen, q8_observer_update checks its batch
+ * but changes nothing, so the range (and the parameters) stay what they were (QAT freezes
+ * activation observers after a few epochs). q8_observer_reset keeps the frozen state. */
+Q8_API q8_status q8_observer_set_frozen(q8_observer *obs, int frozen);
+Q8_API q8_status q8_observer_frozen(const q8_observer *obs, int *frozen);
+
 #ifdef __cplusplus
 }
 #endif

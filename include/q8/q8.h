@@ -14,7 +14,8 @@
  * Headers, simple to advanced: common.h (status, dtypes, versions, run-time settings),
  * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization),
  * gemm.h (INT8 matrix multiplication), conv.h (INT8 convolution on the GEMM), qops.h,
- * model.h (whole models), prune.h (pruning masks), sparse.h (sparse INT8 weights and GEMM).
+ * model.h (whole models), prune.h (pruning masks), sparse.h (sparse INT8 weights and GEMM),
+ * qat.h (fake quantization, STE/LSQ gradients, BatchNorm folding for training loops).
  */
 #ifndef Q8_Q8_H
 #define Q8_Q8_H
@@ -29,4 +30,5 @@
 #include "q8/model.h"
 #include "q8/prune.h"
 #include "q8/sparse.h"
+#include "q8/qat.h"
 #endif

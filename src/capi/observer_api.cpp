@@ -1,4 +1,6 @@
 // q8_observer_* entry points.
+#include "q8/observer.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -148,6 +150,21 @@ q8_status q8_observer_reset(q8_observer *obs) {
   return guard(__func__, [&] {
     if (!obs) fail(Q8_ERR_INVALID_ARGUMENT, "obs is NULL");
     obs->impl->reset();
+  });
+}
+
+q8_status q8_observer_set_frozen(q8_observer *obs, int frozen) {
+  return guard(__func__, [&] {
+    if (!obs) fail(Q8_ERR_INVALID_ARGUMENT, "obs is NULL");
+    obs->impl->set_frozen(frozen != 0);
+  });
+}
+
+q8_status q8_observer_frozen(const q8_observer *obs, int *frozen) {
+  return guard(__func__, [&] {
+    const observe::Observer &o = obs_ref(obs);
+    Q8_CHECK_NOT_NULL(frozen);
+    *frozen = o.frozen() ? 1 : 0;
   });
 }
 

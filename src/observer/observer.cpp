@@ -24,6 +24,8 @@ void Observer::update(const q8_tensor &batch) {
   if (channels_ != 0 && channels != channels_)
     fail(Q8_ERR_SHAPE, "the batch has " + std::to_string(channels) + " channels but earlier batches had " +
                            std::to_string(channels_));
+  // Frozen (QAT): the batch was checked exactly as when live, so freezing never hides a bad call.
+  if (frozen_) return;
   if (channels_ == 0) {
     start(channels);
     channels_ = channels;

@@ -19,8 +19,11 @@ class Observer {
   explicit Observer(const q8_observer_options &options) : options_(options) {}
   virtual ~Observer() = default;
 
+  // While frozen, update() still validates its batch but changes nothing; reset() keeps the flag.
   void update(const q8_tensor &batch);
   void reset();
+  void set_frozen(bool frozen) noexcept { frozen_ = frozen; }
+  bool frozen() const noexcept { return frozen_; }
   bool empty() const noexcept { return channels_ == 0; }
   std::size_t channels() const;  // throws Q8_ERR_STATE before the first non-empty batch
   std::vector<Range> ranges() const;
@@ -38,6 +41,7 @@ class Observer {
  private:
   q8_observer_options options_;
   std::size_t channels_ = 0;
+  bool frozen_ = false;
   std::vector<float> scratch_;
 };
 
