@@ -310,6 +310,194 @@ Multiplier fixed_quantize_multiplier(double real) {
   return m;
 }
 
+// ---- quantization-aware training ------------------------------------------------------------
+
+namespace {
+void copy_to(const char *what, const std::vector<float> &v, float *out, size_t out_len) {
+  require_len(what, out_len, v.size());
+  std::copy(v.begin(), v.end(), out);
+}
+}  // namespace
+
+IntRange qat_range(int bits, bool symmetric, bool narrow) {
+  IntRange r;
+  check(q8_qat_range(bits, symmetric ? 1 : 0, narrow ? 1 : 0, &r.qmin, &r.qmax));
+  return r;
+}
+
+QatParams qat_qparams(float min, float max, int32_t qmin, int32_t qmax) {
+  QatParams p;
+  check(q8_qat_qparams(&min, &max, 1, qmin, qmax, &p.scale, &p.zero_point));
+  return p;
+}
+
+FakeQuantizer::FakeQuantizer(size_t channels, int32_t qmin, int32_t qmax) : qmin_(qmin), qmax_(qmax) {
+  if (channels == 0) fail(Q8_ERR_SHAPE, "channels must be >= 1");
+  if (qmin > qmax || qmin < -128 || qmax > 255)
+    fail(Q8_ERR_INVALID_ARGUMENT, "the range [" + std::to_string(qmin) + ", " + std::to_string(qmax) +
+                                      "] must have qmin <= qmax inside [-128, 255]");
+  scales_.assign(channels, 1.0f);
+  zero_points_.assign(channels, 0.0f);
+  dscales_.assign(channels, 0.0f);
+  dzero_points_.assign(channels, 0.0f);
+  born(this);
+}
+
+FakeQuantizer::~FakeQuantizer() { died(this); }
+
+void FakeQuantizer::setParams(const float *s, size_t s_len, const float *z, size_t z_len) {
+  require_len("scales", s_len, scales_.size());
+  if (z_len) require_len("zero points", z_len, scales_.size());  // checked before any change
+  std::copy(s, s + s_len, scales_.begin());
+  if (z_len)
+    std::copy(z, z + z_len, zero_points_.begin());
+  else
+    std::fill(zero_points_.begin(), zero_points_.end(), 0.0f);
+  has_zero_points_ = z_len != 0;
+}
+
+void FakeQuantizer::setRange(const float *mins, size_t mins_len, const float *maxs, size_t maxs_len) {
+  require_len("mins", mins_len, scales_.size());
+  require_len("maxs", maxs_len, scales_.size());
+  std::vector<float> s(scales_.size()), z(scales_.size());
+  check(q8_qat_qparams(mins, maxs, s.size(), qmin_, qmax_, s.data(), z.data()));
+  scales_ = std::move(s);
+  zero_points_ = std::move(z);
+  has_zero_points_ = qmin_ != -qmax_;
+}
+
+void FakeQuantizer::scales(float *out, size_t out_len) const { copy_to("scales", scales_, out, out_len); }
+
+void FakeQuantizer::zeroPoints(float *out, size_t out_len) const {
+  copy_to("zero points", zero_points_, out, out_len);
+}
+
+size_t FakeQuantizer::elements(size_t outer, size_t inner) const {
+  const size_t channels = scales_.size();
+  const size_t limit = std::numeric_limits<size_t>::max();
+  if ((outer && channels > limit / outer) || (inner && outer * channels > limit / inner))
+    fail(Q8_ERR_SHAPE, "outer * channels * inner overflows");
+  return outer * channels * inner;
+}
+
+void FakeQuantizer::forward(size_t outer, size_t inner, const float *x, size_t x_len, float *y,
+                            size_t y_len, uint8_t *mask, size_t mask_len) const {
+  const size_t n = elements(outer, inner);
+  require_len("x", x_len, n);
+  require_len("y", y_len, n);
+  if (mask_len) require_len("mask", mask_len, n);
+  check(q8_qat_fake_quantize(n ? x : nullptr, outer, scales_.size(), inner, scales_.data(),
+                             has_zero_points_ ? zero_points_.data() : nullptr, qmin_, qmax_,
+                             n ? y : nullptr, mask_len ? mask : nullptr));
+}
+
+void FakeQuantizer::steBackward(const float *dy, size_t dy_len, const uint8_t *mask, size_t mask_len,
+                                float *dx, size_t dx_len) const {
+  require_len("mask", mask_len, dy_len);
+  require_len("dx", dx_len, dy_len);
+  if (dy_len) check(q8_qat_ste_backward(dy, mask, dy_len, dx));
+}
+
+void FakeQuantizer::lsqBackward(size_t outer, size_t inner, const float *x, size_t x_len,
+                                const float *dy, size_t dy_len, float grad_scale, float *dx,
+                                size_t dx_len) {
+  const size_t n = elements(outer, inner);
+  require_len("x", x_len, n);
+  require_len("dy", dy_len, n);
+  if (dx_len) require_len("dx", dx_len, n);
+  std::vector<float> ds(scales_.size()), dz(scales_.size());
+  check(q8_qat_lsq_backward(n ? x : nullptr, n ? dy : nullptr, outer, scales_.size(), inner,
+                            scales_.data(), has_zero_points_ ? zero_points_.data() : nullptr, qmin_,
+                            qmax_, grad_scale, dx_len ? dx : nullptr, ds.data(), dz.data()));
+  dscales_ = std::move(ds);
+  dzero_points_ = std::move(dz);
+}
+
+void FakeQuantizer::scaleGrads(float *out, size_t out_len) const {
+  copy_to("scale gradients", dscales_, out, out_len);
+}
+
+void FakeQuantizer::zeroPointGrads(float *out, size_t out_len) const {
+  copy_to("zero point gradients", dzero_points_, out, out_len);
+}
+
+BatchNormFold::BatchNormFold(size_t channels, size_t per_channel, float eps)
+    : per_channel_(per_channel), eps_(eps) {
+  if (channels == 0) fail(Q8_ERR_SHAPE, "channels must be >= 1");
+  if (per_channel && channels > std::numeric_limits<size_t>::max() / per_channel)
+    fail(Q8_ERR_SHAPE, "channels * per_channel overflows");
+  if (!(eps >= 0.0f) || !std::isfinite(eps))
+    fail(Q8_ERR_INVALID_ARGUMENT, "eps must be finite and >= 0, not " + std::to_string(eps));
+  gamma_.assign(channels, 1.0f);
+  beta_.assign(channels, 0.0f);
+  mean_.assign(channels, 0.0f);
+  var_.assign(channels, 1.0f);
+  folded_bias_.assign(channels, 0.0f);
+  dbias_.assign(channels, 0.0f);
+  dgamma_.assign(channels, 0.0f);
+  dbeta_.assign(channels, 0.0f);
+  born(this);
+}
+
+BatchNormFold::~BatchNormFold() { died(this); }
+
+void BatchNormFold::setAffine(const float *gamma, size_t gamma_len, const float *beta, size_t beta_len) {
+  require_len("gamma", gamma_len, gamma_.size());
+  require_len("beta", beta_len, beta_.size());  // both checked before any change
+  std::copy(gamma, gamma + gamma_len, gamma_.begin());
+  std::copy(beta, beta + beta_len, beta_.begin());
+}
+
+void BatchNormFold::setStatistics(const float *mean, size_t mean_len, const float *var, size_t var_len) {
+  require_len("mean", mean_len, mean_.size());
+  require_len("var", var_len, var_.size());
+  std::copy(mean, mean + mean_len, mean_.begin());
+  std::copy(var, var + var_len, var_.begin());
+}
+
+void BatchNormFold::fold(const float *w, size_t w_len, const float *b, size_t b_len, float *out,
+                         size_t out_len) {
+  const size_t channels = gamma_.size(), n = channels * per_channel_;
+  require_len("weights", w_len, n);
+  if (b_len) require_len("bias", b_len, channels);
+  require_len("folded weights", out_len, n);
+  std::vector<float> weights(w, w + w_len), bias(b, b + b_len), folded_bias(channels);
+  check(q8_qat_fold_batchnorm(n ? weights.data() : nullptr, b_len ? bias.data() : nullptr, channels,
+                              per_channel_, gamma_.data(), beta_.data(), mean_.data(), var_.data(),
+                              eps_, n ? out : nullptr, folded_bias.data()));
+  weights_ = std::move(weights);
+  bias_ = std::move(bias);
+  folded_bias_ = std::move(folded_bias);
+  has_bias_ = b_len != 0;
+  folded_ = true;
+}
+
+void BatchNormFold::foldedBias(float *out, size_t out_len) const {
+  copy_to("folded bias", folded_bias_, out, out_len);
+}
+
+void BatchNormFold::backward(const float *dfw, size_t dfw_len, const float *dfb, size_t dfb_len,
+                             float *dw, size_t dw_len) {
+  if (!folded_) fail(Q8_ERR_STATE, "backward() needs a fold() first (its weights and bias)");
+  const size_t channels = gamma_.size(), n = channels * per_channel_;
+  require_len("folded weight gradients", dfw_len, n);
+  require_len("folded bias gradients", dfb_len, channels);
+  if (dw_len) require_len("weight gradients", dw_len, n);
+  std::vector<float> db(channels), dg(channels), dbeta(channels);
+  check(q8_qat_fold_batchnorm_backward(n ? weights_.data() : nullptr,
+                                       has_bias_ ? bias_.data() : nullptr, channels, per_channel_,
+                                       gamma_.data(), mean_.data(), var_.data(), eps_,
+                                       n ? dfw : nullptr, dfb, dw_len ? dw : nullptr, db.data(),
+                                       dg.data(), dbeta.data()));
+  dbias_ = std::move(db);
+  dgamma_ = std::move(dg);
+  dbeta_ = std::move(dbeta);
+}
+
+void BatchNormFold::biasGrads(float *out, size_t out_len) const { copy_to("bias gradients", dbias_, out, out_len); }
+void BatchNormFold::gammaGrads(float *out, size_t out_len) const { copy_to("gamma gradients", dgamma_, out, out_len); }
+void BatchNormFold::betaGrads(float *out, size_t out_len) const { copy_to("beta gradients", dbeta_, out, out_len); }
+
 // ---- pruning -------------------------------------------------------------------------------
 
 q8_tensor *prune_mask(const q8_tensor *weights, const q8_prune_options *options) {

@@ -174,6 +174,109 @@ int64_t fixed_dot_prod_q15(const int16_t *s16_in, size_t s16_in_len, const int16
 // real in [0, 1) -> Q31 multiplier and right shift (q8_fixed_quantize_multiplier).
 Multiplier fixed_quantize_multiplier(double real);
 
+// ---- quantization-aware training (q8/qat.h) ------------------------------------------------
+// The exact fake quantization, STE / LSQ / LSQ+ gradients and BatchNorm folding a training loop
+// calls. Arrays are outer * channels * inner elements, element (o, c, i) at
+// (o * channels + c) * inner + i, one scale and (real-valued) zero point per channel c.
+
+// The integer range of a bit width (q8_qat_range).
+struct IntRange {
+  int32_t qmin = 0;
+  int32_t qmax = 0;
+};
+IntRange qat_range(int bits, bool symmetric, bool narrow);
+
+// Scale and zero point of one range (q8_qat_qparams); the zero point is a real number, which
+// QAT may learn (the forward rounds it).
+struct QatParams {
+  float scale = 1.0f;
+  float zero_point = 0.0f;
+};
+QatParams qat_qparams(float min, float max, int32_t qmin, int32_t qmax);
+
+// Fake quantization on [qmin, qmax] with `channels` scales and zero points: the forward
+// (q8_qat_fake_quantize) and its gradients (q8_qat_ste_backward, q8_qat_lsq_backward). The
+// parameters are copies (set_params, set_range); the last LSQ backward's per-channel gradients
+// stay readable (scaleGrads, zeroPointGrads).
+class FakeQuantizer {
+ public:
+  FakeQuantizer(size_t channels, int32_t qmin, int32_t qmax);
+  ~FakeQuantizer();
+  FakeQuantizer(const FakeQuantizer &) = delete;
+  FakeQuantizer &operator=(const FakeQuantizer &) = delete;
+  size_t channels() const { return scales_.size(); }
+  int32_t qmin() const { return qmin_; }
+  int32_t qmax() const { return qmax_; }
+  // scales: `channels` entries; zero points: none (all 0) or `channels` entries.
+  void setParams(const float *f32_in, size_t f32_in_len, const float *f32_in2, size_t f32_in2_len);
+  // Parameters for the ranges [mins[c], maxs[c]] (q8_qat_qparams); zero points too unless the
+  // range is symmetric (qmin == -qmax).
+  void setRange(const float *f32_in, size_t f32_in_len, const float *f32_in2, size_t f32_in2_len);
+  bool hasZeroPoints() const { return has_zero_points_; }
+  void scales(float *f32_out, size_t f32_out_len) const;
+  void zeroPoints(float *f32_out, size_t f32_out_len) const;  // zeros when there are none
+  // y = fake_quantize(x) for x of outer * channels * inner elements; mask (u8_out): 0 elements
+  // (not written) or one byte per element, 1 where the value was not clipped.
+  void forward(size_t outer, size_t inner, const float *f32_in, size_t f32_in_len, float *f32_out,
+               size_t f32_out_len, uint8_t *u8_out, size_t u8_out_len) const;
+  // Straight-through estimator: dx = dy * mask.
+  void steBackward(const float *f32_in, size_t f32_in_len, const uint8_t *u8_in, size_t u8_in_len,
+                   float *f32_out, size_t f32_out_len) const;
+  // LSQ / LSQ+ backward for x (f32_in) and dy (f32_in2): dx (f32_out; 0 elements = skip) and the
+  // per-channel gradients of the scales and zero points, each times grad_scale, kept for
+  // scaleGrads / zeroPointGrads.
+  void lsqBackward(size_t outer, size_t inner, const float *f32_in, size_t f32_in_len,
+                   const float *f32_in2, size_t f32_in2_len, float grad_scale, float *f32_out,
+                   size_t f32_out_len);
+  void scaleGrads(float *f32_out, size_t f32_out_len) const;
+  void zeroPointGrads(float *f32_out, size_t f32_out_len) const;
+
+ private:
+  size_t elements(size_t outer, size_t inner) const;
+  int32_t qmin_ = 0, qmax_ = 0;
+  bool has_zero_points_ = false;
+  std::vector<float> scales_, zero_points_, dscales_, dzero_points_;
+};
+
+// BatchNorm folded into the layer before it (q8_qat_fold_batchnorm) and the gradients of the
+// fold (q8_qat_fold_batchnorm_backward), per output channel; weights are [channels, per_channel].
+// BatchNorm's parameters are copies (setAffine, setStatistics); fold() keeps copies of the
+// weights and bias for backward(), whose bias, gamma and beta gradients stay readable.
+class BatchNormFold {
+ public:
+  BatchNormFold(size_t channels, size_t per_channel, float eps);
+  ~BatchNormFold();
+  BatchNormFold(const BatchNormFold &) = delete;
+  BatchNormFold &operator=(const BatchNormFold &) = delete;
+  size_t channels() const { return gamma_.size(); }
+  size_t perChannel() const { return per_channel_; }
+  float eps() const { return eps_; }
+  // gamma and beta (the learnable affine), one per channel.
+  void setAffine(const float *f32_in, size_t f32_in_len, const float *f32_in2, size_t f32_in2_len);
+  // The running mean and variance (constants of the fold), one per channel.
+  void setStatistics(const float *f32_in, size_t f32_in_len, const float *f32_in2,
+                     size_t f32_in2_len);
+  // weights (f32_in) and bias (f32_in2: 0 elements = none) -> folded weights (f32_out); the
+  // folded bias is foldedBias().
+  void fold(const float *f32_in, size_t f32_in_len, const float *f32_in2, size_t f32_in2_len,
+            float *f32_out, size_t f32_out_len);
+  void foldedBias(float *f32_out, size_t f32_out_len) const;
+  // Gradients at the folded weights (f32_in) and bias (f32_in2) of the last fold() -> gradients
+  // of its weights (f32_out; 0 elements = skip); biasGrads, gammaGrads, betaGrads hold the rest.
+  void backward(const float *f32_in, size_t f32_in_len, const float *f32_in2, size_t f32_in2_len,
+                float *f32_out, size_t f32_out_len);
+  void biasGrads(float *f32_out, size_t f32_out_len) const;
+  void gammaGrads(float *f32_out, size_t f32_out_len) const;
+  void betaGrads(float *f32_out, size_t f32_out_len) const;
+
+ private:
+  size_t per_channel_ = 0;
+  float eps_ = 0.0f;
+  bool folded_ = false, has_bias_ = false;
+  std::vector<float> gamma_, beta_, mean_, var_, weights_, bias_, folded_bias_;
+  std::vector<float> dbias_, dgamma_, dbeta_;
+};
+
 // ---- pruning -------------------------------------------------------------------------------
 
 // The keep (1) / prune (0) mask of f32 weights under `options` (q8_prune_mask).

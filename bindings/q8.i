@@ -343,7 +343,7 @@ typedef Q8Session q8_session;
 %rename(TensorList) q8b::TensorList;
 %rename(PackedMatrix) q8b::PackedMatrix;
 %rename(DynamicLinear) q8b::DynamicLinear;
-%rename(QatRange) q8b::QatRange;
+%rename(IntRange) q8b::IntRange;
 %rename(QatParams) q8b::QatParams;
 %rename(FakeQuantizer) q8b::FakeQuantizer;
 %rename(BatchNormFold) q8b::BatchNormFold;

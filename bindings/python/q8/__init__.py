@@ -21,7 +21,9 @@ and write the arrays' own memory; a Tensor holds its own copy. Errors raise q8.E
 subclass of the failing status (ShapeError is also a ValueError, DTypeError a TypeError, ...),
 carrying q8's message. ``q8.capi`` is the generated layer (every C function without its q8_
 prefix), for what this module does not wrap; ``Tensor.handle`` etc. give it the native handles.
-q8.fixed holds the fixed-point calls; q8.torch (imported on its own) quantizes PyTorch modules.
+q8.fixed holds the fixed-point calls, q8.qat the quantization-aware-training math (fake quantization,
+STE/LSQ gradients, BatchNorm folding); q8.torch (imported on its own) quantizes PyTorch modules and
+trains them quantization-aware.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ __all__ = [
     "PruneNorm", "QParams", "Tensor", "Observer", "PackedMatrix", "DynamicLinear", "Model",
     "Session", "quantize", "dequantize", "requantize", "qparams_from_range", "gemm_u8s8",
     "gemm_s8s8", "gemm_f32", "dynamic_quantize_u8", "prune_mask", "live_handles", "version",
-    "set_threads", "threads", "isa", "set_isa", "isa_supported", "capi", "fixed",
+    "set_threads", "threads", "isa", "set_isa", "isa_supported", "capi", "fixed", "qat",
 ]
 
 
@@ -585,8 +587,22 @@ class Observer(_Handle):
                 t.close()
 
     def reset(self) -> None:
-        """Forgets every batch seen; the options stay."""
+        """Forgets every batch seen; the options stay (and so does the frozen state)."""
         self._live().reset()
+
+    @property
+    def frozen(self) -> bool:
+        """While frozen, update() checks its batch but changes nothing (QAT freezes activation
+        ranges after the first steps): q8_observer_set_frozen."""
+        return self._live().frozen()
+
+    @frozen.setter
+    def frozen(self, value: bool) -> None:
+        self._live().setFrozen(bool(value))
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Same as ``observer.frozen = frozen``."""
+        self.frozen = frozen
 
     def __repr__(self) -> str:
         if self.closed:
@@ -860,6 +876,11 @@ class Model(_Handle):
         """Writes a .q8 file atomically."""
         self._live().save(os.fsdecode(path))
 
+    def export_onnx(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the model as ONNX (opset 13, quantized operators in QDQ form), atomically
+        (q8_model_export_onnx)."""
+        self._live().exportOnnx(os.fsdecode(path))
+
     @property
     def inputs(self) -> list:
         h = self._live()
@@ -1048,3 +1069,4 @@ def isa_supported(value: Union[Isa, str]) -> bool:
 
 
 from . import fixed  # noqa: E402  (uses the names above)
+from . import qat  # noqa: E402

@@ -16,6 +16,15 @@ q8 reads and writes their memory in place.
 Limits: inference only (a forward that would need gradients raises); float32 CPU tensors (other
 float dtypes are converted); grouped or depthwise convolutions are left in FP32 with a warning.
 Importing q8 does not import torch; importing q8.torch does.
+
+Quantization-aware training on q8's exact math: FakeQuantize (a torch.autograd.Function whose
+forward is q8's fake quantization and whose backward q8's STE / LSQ / LSQ+ gradients),
+FoldBatchNorm, QATLinear, QATConv2d, prepare_qat(model, bits), freeze_observers(model) and
+convert(model, path) -> the INT8 q8.Model (via an ONNX QDQ file that `q8 quantize` keeps as it is):
+
+    qat = q8.torch.prepare_qat(model, bits=4).train()
+    ...train...
+    int8 = q8.torch.convert(qat, "model_qdq.onnx")
 """
 from __future__ import annotations
 
@@ -29,7 +38,10 @@ import torch.nn.functional as F
 
 from . import DynamicLinear
 
-__all__ = ["Linear", "Conv2d", "quantize_dynamic", "Quantizer", "weight_bytes"]
+__all__ = ["Linear", "Conv2d", "quantize_dynamic", "Quantizer", "weight_bytes",
+           # quantization-aware training (_torch_qat.py)
+           "FakeQuantize", "FoldBatchNorm", "BiasQuantize", "ActivationFakeQuantize", "QATLinear", "QATConv2d",
+           "prepare_qat", "freeze_observers", "qat_parameters", "convert", "to_onnx"]
 
 
 def _check_inference(module: nn.Module, x: torch.Tensor) -> None:
@@ -267,3 +279,8 @@ def weight_bytes(model: nn.Module) -> Tuple[int, int]:
             q8_bytes += m.weight_bytes
             fp32_bytes += m.fp32_weight_bytes
     return q8_bytes, fp32_bytes
+
+
+from ._torch_qat import (ActivationFakeQuantize, BiasQuantize, FakeQuantize, FoldBatchNorm,  # noqa: E402
+                         QATConv2d, QATLinear, convert, freeze_observers, prepare_qat, qat_parameters,
+                         to_onnx)

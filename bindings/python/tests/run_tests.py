@@ -3,7 +3,8 @@
 
 usage: run_tests.py [--no-torch] [extra pytest arguments]   (PYTHONPATH must reach the package q8)
 
---no-torch leaves out test_torch.py (the LeakSanitizer run, lsan_check.py, uses it).
+--no-torch leaves out test_torch.py and test_qat_torch.py (the LeakSanitizer run, lsan_check.py,
+uses it).
 
 test_live_handles.py runs last: it checks that the suite left no native handle behind.
 """
@@ -46,7 +47,7 @@ def main():
     skip = {LAST}
     if "--no-torch" in extra:
         extra.remove("--no-torch")
-        skip.add("test_torch.py")
+        skip.update(("test_torch.py", "test_qat_torch.py"))
     files = sorted(f for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py") and f not in skip)
     files = [os.path.join(HERE, f) for f in files + [LAST]]
     tally = Tally()
