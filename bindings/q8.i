@@ -90,6 +90,7 @@ typedef q8_session Q8Session;
 %ignore q8_model_node_output; %ignore q8_model_describe; %ignore q8_model_prune;
 %ignore q8_model_weight_sparsity; %ignore q8_model_quantize; %ignore q8_model_sensitivity;
 %ignore q8_model_export_onnx; %ignore q8_model_export_onnx_bytes;
+%ignore q8_model_extract; %ignore q8_model_append;  /* name arrays: Model.extract / Model.append */
 %ignore q8_sensitivity; %ignore q8_sensitivity_count; %ignore q8_sensitivity_get;
 %ignore q8_sensitivity_destroy;
 %ignore q8_session_create; %ignore q8_session_destroy; %ignore q8_session_run;
@@ -163,6 +164,7 @@ typedef Q8Session q8_session;
 %newobject Q8Tensor::fromS32; %newobject Q8Tensor::clone;
 %newobject Q8Model::loadOnnx; %newobject Q8Model::loadOnnxBytes; %newobject Q8Model::load;
 %newobject Q8Model::loadBytes; %newobject Q8Model::quantize;
+%newobject Q8Model::extract; %newobject Q8Model::append;
 %newobject Q8Session::output; %newobject Q8Session::tensor;
 %newobject q8b::quantize_tensor; %newobject q8b::dequantize_tensor; %newobject q8b::prune_mask;
 
@@ -294,6 +296,16 @@ typedef Q8Session q8_session;
     q8_model *m = nullptr;
     q8b::check(q8_model_quantize($self, options, count ? calibration->data() : nullptr, inputs ? count / inputs : 0, &m));
     return q8b::born(m);
+  }
+  /* A new model computing only tensor `name` (feature extraction; the FP32 name of an INT8
+   * activation works too), dequantized to f32 if `dequantize` and it is INT8 (q8_model_extract). */
+  Q8Model *extract(const char *name, bool dequantize) const {
+    q8_model *m = nullptr; q8b::check(q8_model_extract($self, &name, 1, dequantize ? 1 : 0, &m)); return q8b::born(m);
+  }
+  /* `head` (one input) fed from this model's tensor `connect`; outputs are the head's (q8_model_append). */
+  Q8Model *append(const q8_model *head, const char *connect) const {
+    q8b::require_open(head, "model");
+    q8_model *m = nullptr; q8b::check(q8_model_append($self, head, &connect, 1, &m)); return q8b::born(m);
   }
 }
 

@@ -224,6 +224,55 @@ Q8_API q8_status q8_sensitivity_get(const q8_sensitivity *s, size_t index, const
                                     double *relative_error);
 Q8_API void q8_sensitivity_destroy(q8_sensitivity *s);
 
+/* ---- model surgery: feature extraction and heads ----------------------------------------- */
+
+/* For transfer learning: cut a trained (FP32 or quantized) model at its features, and put a new
+ * head on them. Both calls make a new model and leave theirs untouched; the new model shares the
+ * weights of the models it comes from (no bytes are copied) and keeps them alive, so those may
+ * be destroyed first.
+ *
+ * Tensor names. A name is any tensor the model computes: a graph input or a node's output, not a
+ * constant; q8_model_describe lists them. On a model made by q8_model_quantize the FP32 model's
+ * names work too: static quantization calls an activation's INT8 form "<FP32 name>_quantized"
+ * (its parameters "<FP32 name>_scale" and "_zero_point") and keeps the FP32 name only where an
+ * f32 form remains, so a name the model lacks is looked up as "<name>_quantized". One FP32 tensor
+ * has no INT8 counterpart: the output of a Conv/Gemm/MatMul whose only consumer is a Relu (the
+ * quantized operator clamps at the ReLU and writes the Relu's output) — name the Relu's output.
+ * An unknown name fails with Q8_ERR_INVALID_ARGUMENT naming it and listing the computed tensors. */
+
+/* A new model that computes only the tensors named in `outputs` (`count` >= 1 names, borrowed for
+ * the call), its outputs in that order: their producers and everything upstream of them. Nodes,
+ * constants and inputs that none of them needs are dropped. With `dequantize` non-zero, an output
+ * that is u8/s8 gets a DequantizeLinear with the parameters the model states for it (those of
+ * the quantized operator that computed it, followed through Relu, Clip, MaxPool, Flatten,
+ * Reshape, Transpose and Identity), so features come out f32, under the FP32 name where it is
+ * free; with zero, the tensor comes out as the model holds it (the session's output carries its
+ * qparams). A session on the new model computes what q8_session_tensor shows for the tensor on
+ * the full model, bit for bit (with `dequantize`, exactly q8_dequantize of it).
+ * Q8_ERR_INVALID_ARGUMENT: count 0, a NULL or unknown name, a constant, a tensor named twice
+ * (also by its FP32 and its INT8 name). Q8_ERR_UNSUPPORTED: `dequantize` on a quantized tensor
+ * whose parameters the model does not state (a u8 graph input: they arrive with the data). */
+Q8_API q8_status q8_model_extract(const q8_model *model, const char *const *outputs, size_t count,
+                                  int dequantize, q8_model **out);
+
+/* `head` on top of `base`: input i of `head` reads base's tensor connect[i] (`connect_count` ==
+ * the head's number of inputs; names borrowed for the call). The new model computes what the
+ * connected tensors need of `base` (base outputs nothing connects are dropped, with the nodes
+ * only they needed; base's needed inputs stay its inputs), then every node of `head`; its
+ * outputs are the head's. Swapping a head is q8_model_extract at the features, then this; an
+ * FP32 head on an INT8 backbone is the usual case.
+ * Types: head input i must have the dtype of the tensor it reads, except that an f32 input
+ * connected by the FP32 name of an INT8 activation reads it dequantized (as q8_model_extract
+ * with `dequantize`); Q8_ERR_DTYPE names both tensors otherwise. Shapes: static dimensions must
+ * agree where both tensors' shapes are stated (Q8_ERR_SHAPE names both); intermediate tensors
+ * often have no stated shape, and then a mismatch fails q8_session_create, naming the head's node.
+ * Names: head tensors and nodes keep their names unless base's part uses them already; those get
+ * the suffix "_head" (or "_head2", "_head3", ... if that is taken too). The result is validated
+ * like a loaded model. Q8_ERR_INVALID_ARGUMENT: connect_count 0 or not the head's input count, a
+ * NULL or unknown name. */
+Q8_API q8_status q8_model_append(const q8_model *base, const q8_model *head,
+                                 const char *const *connect, size_t connect_count, q8_model **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -933,6 +933,24 @@ class Model(_Handle):
         finally:
             type(tl).__swig_destroy__(tl)
 
+    def extract(self, name: str, dequantize: bool = True) -> "Model":
+        """A new model that computes only tensor `name` and what it needs (feature extraction;
+        q8_model_extract). On a statically quantized model the FP32 model's activation names
+        work too; with `dequantize` an INT8 tensor comes out as float32, else as its integers.
+
+            features = int8.extract("/3/Relu_output_0")    # the INT8 backbone, f32 features
+        """
+        return Model._adopt(self._live().extract(str(name), bool(dequantize)))
+
+    def append(self, head: "Model", connect: str) -> "Model":
+        """A new model: `head` (a single-input Model) fed from this model's tensor `connect`, with
+        the head's outputs (q8_model_append). An FP32 head fits an INT8 model: connected by the
+        FP32 name of an INT8 activation, it reads it dequantized. Weights are shared, so either
+        model may be closed afterwards."""
+        if not isinstance(head, Model):
+            raise _error(Status.ERR_INVALID_ARGUMENT, f"head must be a q8.Model, not {type(head).__name__}")
+        return Model._adopt(self._live().append(head._live(), str(connect)))
+
     def session(self, batch: int = 1) -> "Session":
         return Session(self, batch)
 
