@@ -2,6 +2,8 @@
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -48,3 +50,15 @@ def fp32_accuracy(models_dir):
 
 def accuracy(logits, labels):
     return 100.0 * float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def skip_unless_torch_loads():
+    """Skips the calling test module when torch cannot be imported under the ASan preload (it may
+    not load at all, or crash the process: found out in a separate process)."""
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        return
+    probe = subprocess.run([sys.executable, "-c", "import torch, onnx"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        tail = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
+        pytest.skip(f"torch cannot be imported under the ASan preload (exit {probe.returncode}: {tail})",
+                    allow_module_level=True)

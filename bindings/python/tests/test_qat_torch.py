@@ -3,20 +3,14 @@ finite differences, the QAT modules, prepare_qat / convert, and the bit-for-bit 
 converted model, `q8 quantize` of its ONNX file and the QAT modules hold the same integers."""
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import q8
-from conftest import accuracy
+from conftest import accuracy, skip_unless_torch_loads
 
-if "libasan" in os.environ.get("LD_PRELOAD", ""):
-    probe = subprocess.run([sys.executable, "-c", "import torch, onnx"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        tail = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
-        pytest.skip(f"torch cannot be imported under the ASan preload (exit {probe.returncode}: {tail})",
-                    allow_module_level=True)
+skip_unless_torch_loads()
 
 torch = pytest.importorskip("torch", reason="python3-torch is not installed")
 onnx = pytest.importorskip("onnx", reason="python3-onnx is not installed")

@@ -2,8 +2,6 @@
 dynamically quantized to q8 INT8, against FP32 and torch.ao.quantization's dynamic quantization."""
 import copy
 import os
-import subprocess
-import sys
 import time
 import warnings
 
@@ -11,15 +9,9 @@ import numpy as np
 import pytest
 
 import q8
-from conftest import accuracy
+from conftest import accuracy, skip_unless_torch_loads
 
-if "libasan" in os.environ.get("LD_PRELOAD", ""):
-    # Under the ASan preload torch may not load at all (or crash the process): find out apart.
-    probe = subprocess.run([sys.executable, "-c", "import torch, onnx"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        tail = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
-        pytest.skip(f"torch cannot be imported under the ASan preload (exit {probe.returncode}: {tail})",
-                    allow_module_level=True)
+skip_unless_torch_loads()
 
 torch = pytest.importorskip("torch", reason="python3-torch is not installed")
 onnx = pytest.importorskip("onnx", reason="python3-onnx is not installed")
