@@ -77,6 +77,9 @@ struct Node {
   std::string get_string(const std::string &key, std::string def = {}) const;
 };
 
+// Input i of n, or -1 when it is omitted or n has fewer inputs.
+inline int input(const Node &n, std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; }
+
 struct Graph {
   std::vector<Value> values;
   std::vector<Node> nodes;   // topological order

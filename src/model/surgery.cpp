@@ -9,6 +9,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "model/quantized_ops.hpp"
 
 namespace q8::model {
 
@@ -16,7 +17,6 @@ namespace {
 
 bool is_q8(q8_dtype d) { return d == Q8_DTYPE_U8 || d == Q8_DTYPE_S8; }
 
-int input_at(const Node &n, std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; }
 
 std::string shape_text(const Value &v) {
   if (!v.has_shape) return "(shape unknown)";
@@ -92,19 +92,6 @@ struct QSource {
 };
 
 QSource qparams_of(const Graph &g, const std::vector<int> &prod, int id) {
-  // Input index of y_scale (y_zero_point follows) on each quantized operator.
-  static const std::map<std::pair<std::string, std::string>, std::size_t> y_scale_at = {
-      {{"", "QuantizeLinear"}, 1},
-      {{"", "QLinearConv"}, 6},
-      {{"", "QLinearMatMul"}, 6},
-      {{"com.microsoft", "QGemm"}, 7},
-      {{"com.microsoft", "QLinearAdd"}, 6},
-      {{"com.microsoft", "QLinearMul"}, 6},
-      {{"com.microsoft", "QLinearSigmoid"}, 3},
-      {{"ai.q8", "QLinearTanh"}, 3},
-      {{"com.microsoft", "QLinearGlobalAveragePool"}, 3},
-      {{"com.microsoft", "QLinearAveragePool"}, 3},
-      {{"com.microsoft", "QLinearConcat"}, 0}};
   // Run on quantized tensors with unchanged parameters (docs/RUNTIME.md); the last three move
   // elements between axes, which per-axis parameters cannot follow.
   static const std::set<std::string> keep = {"Relu", "Clip", "MaxPool", "Identity", "Dropout",
@@ -119,18 +106,17 @@ QSource qparams_of(const Graph &g, const std::vector<int> &prod, int id) {
       if (n.outputs.size() < 3 || n.outputs[0] != id || n.outputs[1] < 0 || n.outputs[2] < 0) return {};
       return {true, n.outputs[1], n.outputs[2], nullptr};
     }
-    auto it = y_scale_at.find({n.domain, n.op});
-    if (it != y_scale_at.end()) {
-      const int scale = input_at(n, it->second);
+    if (const OutputQParams *at = output_qparams(n)) {
+      const int scale = input(n, at->scale);
       if (scale < 0) return {};
-      QSource q{true, scale, input_at(n, it->second + 1), nullptr};
+      QSource q{true, scale, input(n, at->scale + 1), nullptr};
       const Value &s = g.values[static_cast<std::size_t>(scale)];
       const bool per_axis = s.has_shape && !s.shape.empty() && s.shape[0] != 1;
       if (per_axis && moved) return {};
       if (n.op == "QuantizeLinear" && n.has("axis")) q.axis = &n.attrs.at("axis");
       return q;
     }
-    const int x = input_at(n, 0);
+    const int x = input(n, 0);
     if (!n.domain.empty() || !keep.count(n.op) || x < 0 || !is_q8(g.values[static_cast<std::size_t>(x)].dtype))
       return {};
     moved = moved || moves.count(n.op) != 0;

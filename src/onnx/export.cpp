@@ -35,6 +35,7 @@ using model::Attr;
 using model::Graph;
 using model::Node;
 using model::Value;
+using model::input;
 
 constexpr int64_t kOpset = 13;
 constexpr int64_t kIrVersion = 8;  // ONNX 1.10-1.12; opset 13 needs IR >= 7
@@ -67,7 +68,6 @@ std::string op_text(const Node &n) { return n.domain.empty() ? n.op : n.domain +
   fail(Q8_ERR_UNSUPPORTED, "node '" + n.name + "' (" + op_text(n) + "): " + why);
 }
 
-int input(const Node &n, std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; }
 
 std::size_t numel(const std::vector<int64_t> &shape) {
   std::size_t k = 1;

@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "model/passes.hpp"
+#include "model/quantized_ops.hpp"
 #include "runtime/kernel.hpp"
 
 namespace q8::onnx {
@@ -562,25 +563,19 @@ class Importer {
       if (has(0) && (dtype(0) == Q8_DTYPE_U8 || dtype(0) == Q8_DTYPE_S8)) y.dtype = dtype(0);
       return;
     }
-    std::size_t zp_at, like = SIZE_MAX;  // like: the input whose type a missing zero point means
-    if (n.domain.empty() && n.op == "QuantizeLinear") zp_at = 2;
-    else if (n.domain.empty() && (n.op == "QLinearConv" || n.op == "QLinearMatMul")) zp_at = 7;
-    else if (n.domain == "com.microsoft" && n.op == "QGemm") zp_at = 8, like = 0;
-    else if (n.domain == "com.microsoft" && (n.op == "QLinearAdd" || n.op == "QLinearMul")) zp_at = 7, like = 0;
-    else if ((n.domain == "com.microsoft" && (n.op == "QLinearSigmoid" || n.op == "QLinearGlobalAveragePool" ||
-                                              n.op == "QLinearAveragePool")) ||
-             (n.domain == "ai.q8" && n.op == "QLinearTanh"))
-      zp_at = 4, like = 0;
-    else if (n.domain == "com.microsoft" && n.op == "QLinearConcat") zp_at = 1, like = 2;
-    else if (n.domain.empty() && n.op == "DynamicQuantizeLinear") zp_at = 0;
-    else return;
+    if (n.domain.empty() && n.op == "DynamicQuantizeLinear") {
+      y.dtype = Q8_DTYPE_U8;
+      if (n.outputs.size() == 3 && n.outputs[2] >= 0)
+        g.values[static_cast<std::size_t>(n.outputs[2])].dtype = Q8_DTYPE_U8;
+      return;
+    }
+    const model::OutputQParams *at = model::output_qparams(n);
+    if (!at) return;
+    if (n.op == "QGemm" && !has(at->scale)) return;  // QGemm without y_scale: f32
     q8_dtype dt = Q8_DTYPE_U8;
-    if (zp_at == 8 && !has(7)) return;  // QGemm without y_scale: f32
-    if (zp_at != 0 && has(zp_at)) dt = dtype(zp_at);
-    else if (zp_at != 0 && like != SIZE_MAX && has(like)) dt = dtype(like);
+    if (has(at->scale + 1)) dt = dtype(at->scale + 1);
+    else if (at->dtype_from != model::OutputQParams::kDefaultU8 && has(at->dtype_from)) dt = dtype(at->dtype_from);
     if (dt == Q8_DTYPE_U8 || dt == Q8_DTYPE_S8) y.dtype = dt;
-    if (zp_at == 0 && n.outputs.size() == 3 && n.outputs[2] >= 0)
-      g.values[static_cast<std::size_t>(n.outputs[2])].dtype = Q8_DTYPE_U8;
   }
 };
 

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "model/passes.hpp"
+#include "model/quantized_ops.hpp"
 
 namespace q8::model {
 
@@ -35,7 +36,6 @@ std::vector<float> read_f32(const Value &v) {
   return out;
 }
 
-int input(const Node &n, std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; }
 
 struct Quant {
   int data = -1;   // the quantized tensor
@@ -65,30 +65,25 @@ bool known_dtype(const Graph &g, const std::vector<int> &producer, int id, q8_dt
   if (n.domain.empty())
     for (const char *op : same_type)
       if (n.op == op) return input(n, 0) >= 0 && known_dtype(g, producer, input(n, 0), out, depth + 1);
-  std::size_t zp_at, like = 0;  // like: the input whose type a missing zero point means
-  if (n.domain.empty() && n.op == "QuantizeLinear") zp_at = 2, like = SIZE_MAX;
-  else if (n.domain.empty() && (n.op == "QLinearConv" || n.op == "QLinearMatMul")) zp_at = 7;
-  else if (n.domain == "com.microsoft" && n.op == "QGemm") zp_at = 8;
-  else if (n.domain == "com.microsoft" && (n.op == "QLinearAdd" || n.op == "QLinearMul")) zp_at = 7;
-  else if ((n.domain == "com.microsoft" && (n.op == "QLinearSigmoid" || n.op == "QLinearGlobalAveragePool" ||
-                                            n.op == "QLinearAveragePool")) ||
-           (n.domain == "ai.q8" && n.op == "QLinearTanh"))
-    zp_at = 4;
-  else if (n.domain == "com.microsoft" && n.op == "QLinearConcat") zp_at = 1, like = 2;
-  else if (n.domain.empty() && n.op == "DynamicQuantizeLinear") zp_at = SIZE_MAX, like = SIZE_MAX;
-  else return false;
   if (n.outputs.empty() || n.outputs[0] != id) return false;
-  const int zp = zp_at == SIZE_MAX ? -1 : input(n, zp_at);
+  if (n.domain.empty() && n.op == "DynamicQuantizeLinear") {
+    out = Q8_DTYPE_U8;
+    return true;
+  }
+  const OutputQParams *at = output_qparams(n);
+  if (!at) return false;
+  const int zp = input(n, at->scale + 1);
   if (zp >= 0) {
     out = val(g, zp).dtype;
     return true;
   }
   if (n.op == "QGemm") return false;  // f32 output, or A's type: not worth the case
-  if (like == SIZE_MAX) {
+  if (at->dtype_from == OutputQParams::kDefaultU8) {
     out = Q8_DTYPE_U8;  // ONNX's default output type
     return true;
   }
-  return input(n, like) >= 0 && known_dtype(g, producer, input(n, like), out, depth + 1);
+  const int like = input(n, at->dtype_from);
+  return like >= 0 && known_dtype(g, producer, like, out, depth + 1);
 }
 
 // Reads DequantizeLinear/QuantizeLinear parameters: inputs (data, scale, zero point?), all
@@ -321,17 +316,9 @@ struct Fuser {
     if (n.domain.empty())
       for (const char *op : pass_on)
         if (n.op == op) return carries(input(n, 0), q, depth + 1);
-    std::size_t at;  // input index of the output scale; the zero point follows it
-    if (n.domain.empty() && n.op == "QuantizeLinear") at = 1;
-    else if (n.domain.empty() && (n.op == "QLinearConv" || n.op == "QLinearMatMul")) at = 6;
-    else if (n.domain == "com.microsoft" && n.op == "QGemm") at = 7;
-    else if (n.domain == "com.microsoft" && (n.op == "QLinearAdd" || n.op == "QLinearMul")) at = 6;
-    else if ((n.domain == "com.microsoft" && (n.op == "QLinearSigmoid" || n.op == "QLinearGlobalAveragePool" ||
-                                              n.op == "QLinearAveragePool")) ||
-             (n.domain == "ai.q8" && n.op == "QLinearTanh"))
-      at = 3;
-    else if (n.domain == "com.microsoft" && n.op == "QLinearConcat") at = 0;
-    else return false;
+    const OutputQParams *layout = output_qparams(n);
+    if (!layout) return false;
+    const std::size_t at = layout->scale;  // the zero point follows it
     const int s = input(n, at), z = input(n, at + 1);
     if (s < 0 || !val(g, s).is_const || val(g, s).dtype != Q8_DTYPE_F32 || numel(val(g, s)) != 1) return false;
     if (read_f32(val(g, s)) != q.scales) return false;
