@@ -129,6 +129,13 @@ typedef q8_session Q8Session;
 %extend q8_prune_options { q8_prune_options() { auto *o = new q8_prune_options; q8b::check(q8_prune_options_init(o)); return o; } }
 
 %{
+/* The observer's channel count, which an output array's length must equal. */
+static size_t q8b_observer_channels(const q8_observer *o, size_t out_len) {
+  size_t n = 0;
+  q8b::check(q8_observer_channels(o, &n));
+  q8b::require_len("output", out_len, n);
+  return n;
+}
 /* Observer results channel by channel (0 min, 1 max, 2 scale, 3 zero point). */
 static double q8b_observer_pick(const q8_observer *o, size_t c, int what) {
   size_t n = 0;
@@ -233,6 +240,17 @@ typedef Q8Session q8_session;
     if (i >= n) q8b::fail(Q8_ERR_INVALID_ARGUMENT, "zero point " + std::to_string(i) + " of " + std::to_string(n));
     std::vector<int32_t> z(n); q8b::check(q8_tensor_get_qparams($self, nullptr, z.data(), n)); return z[i];
   }
+  /* All scales / zero points at once (qparamsCount() entries): one call for any number of channels. */
+  void copyScales(float *f32_out, size_t f32_out_len) const {
+    size_t n = 0; q8b::check(q8_tensor_qparams_layout($self, nullptr, &n));
+    q8b::require_len("scales", f32_out_len, n);
+    if (n) q8b::check(q8_tensor_get_qparams($self, f32_out, nullptr, n));
+  }
+  void copyZeroPoints(int32_t *s32_out, size_t s32_out_len) const {
+    size_t n = 0; q8b::check(q8_tensor_qparams_layout($self, nullptr, &n));
+    q8b::require_len("zero points", s32_out_len, n);
+    if (n) q8b::check(q8_tensor_get_qparams($self, nullptr, s32_out, n));
+  }
 }
 
 %extend Q8Observer {
@@ -253,6 +271,23 @@ typedef Q8Session q8_session;
   float maxValue(size_t c) const { return q8b_observer_pick($self, c, 1); }
   float scale(size_t c) const { return q8b_observer_pick($self, c, 2); }
   int32_t zeroPoint(size_t c) const { return static_cast<int32_t>(q8b_observer_pick($self, c, 3)); }
+  /* All channels at once (channels() entries each). */
+  void copyMins(float *f32_out, size_t f32_out_len) const {
+    std::vector<float> maxs(q8b_observer_channels($self, f32_out_len));
+    q8b::check(q8_observer_range($self, f32_out, maxs.data(), maxs.size()));
+  }
+  void copyMaxs(float *f32_out, size_t f32_out_len) const {
+    std::vector<float> mins(q8b_observer_channels($self, f32_out_len));
+    q8b::check(q8_observer_range($self, mins.data(), f32_out, mins.size()));
+  }
+  void copyScales(float *f32_out, size_t f32_out_len) const {
+    std::vector<int32_t> z(q8b_observer_channels($self, f32_out_len));
+    q8b::check(q8_observer_qparams($self, f32_out, z.data(), z.size()));
+  }
+  void copyZeroPoints(int32_t *s32_out, size_t s32_out_len) const {
+    std::vector<float> s(q8b_observer_channels($self, s32_out_len));
+    q8b::check(q8_observer_qparams($self, s.data(), s32_out, s.size()));
+  }
   void apply(q8_tensor *t) const { q8b::require_open(t, "tensor"); q8b::check(q8_observer_apply($self, t)); }
   void reset() { q8b::check(q8_observer_reset($self)); }
   /* While frozen, update() changes nothing (QAT freezes activation ranges after a few epochs). */

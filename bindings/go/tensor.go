@@ -242,10 +242,8 @@ func (t *Tensor) Quantization() (q Quantization, err error) {
 		q.Axis = h.QparamsAxis()
 		q.Scales = make([]float32, n)
 		q.ZeroPoints = make([]int32, n)
-		for i := int64(0); i < n; i++ {
-			q.Scales[i] = h.Scale(i)
-			q.ZeroPoints[i] = int32(h.ZeroPoint(i))
-		}
+		h.CopyScales(q.Scales)
+		h.CopyZeroPoints(q.ZeroPoints)
 	})
 	return
 }

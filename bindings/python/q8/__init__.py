@@ -394,8 +394,10 @@ class Tensor(_Handle):
         axis = h.qparamsAxis()
         if axis < 0:
             return QParams(h.scale(0), h.zeroPoint(0))
-        return QParams(np.array([h.scale(i) for i in range(n)], np.float32),
-                       np.array([h.zeroPoint(i) for i in range(n)], np.int32), axis)
+        scales, zero_points = np.empty(n, np.float32), np.empty(n, np.int32)
+        h.copyScales(scales)
+        h.copyZeroPoints(zero_points)
+        return QParams(scales, zero_points, axis)
 
     def set_qparams(self, scale, zero_point=0, axis: Optional[int] = None) -> None:
         """Per tensor (scalars), or per index of `axis` (arrays of that axis' length; a scalar
@@ -552,8 +554,9 @@ class Observer(_Handle):
         """(min, max) chosen so far: floats per tensor, arrays per channel."""
         h = self._live()
         n = h.channels()
-        lo = np.array([h.minValue(c) for c in range(n)], np.float32)
-        hi = np.array([h.maxValue(c) for c in range(n)], np.float32)
+        lo, hi = np.empty(n, np.float32), np.empty(n, np.float32)
+        h.copyMins(lo)
+        h.copyMaxs(hi)
         return (float(lo[0]), float(hi[0])) if self._axis is None else (lo, hi)
 
     @property
@@ -563,8 +566,10 @@ class Observer(_Handle):
         n = h.channels()
         if self._axis is None:
             return QParams(h.scale(0), h.zeroPoint(0))
-        return QParams(np.array([h.scale(c) for c in range(n)], np.float32),
-                       np.array([h.zeroPoint(c) for c in range(n)], np.int32), self._axis)
+        scales, zero_points = np.empty(n, np.float32), np.empty(n, np.int32)
+        h.copyScales(scales)
+        h.copyZeroPoints(zero_points)
+        return QParams(scales, zero_points, self._axis)
 
     def apply(self, tensor: Tensor) -> None:
         """Sets the chosen parameters on `tensor` (of the scheme's dtype)."""
