@@ -154,13 +154,10 @@ QParams dynamic_quantize_u8(const float *x, size_t x_len, uint8_t *q, size_t q_l
     fail(Q8_ERR_INVALID_ARGUMENT, "input holds an infinity: no finite range to quantize with");
   const QParams p = qparams_from_range(Q8_SCHEME_ASYMMETRIC_U8, lo, hi);
   const int64_t dims[1] = {static_cast<int64_t>(x_len)};
-  q8_tensor *xt = nullptr, *qt = nullptr;
-  check(q8_tensor_wrap(Q8_DTYPE_F32, dims, 1, const_cast<float *>(x), x_len * sizeof(float), &xt));
-  std::unique_ptr<q8_tensor, void (*)(q8_tensor *)> keep_x(xt, q8_tensor_destroy);
-  check(q8_tensor_wrap(Q8_DTYPE_U8, dims, 1, q, q_len, &qt));
-  std::unique_ptr<q8_tensor, void (*)(q8_tensor *)> keep_q(qt, q8_tensor_destroy);
-  check(q8_tensor_set_qparams(qt, p.scale, p.zero_point));
-  check(q8_quantize(xt, qt));
+  const WrappedTensor xt = wrap(Q8_DTYPE_F32, dims, 1, x, x_len * sizeof(float));
+  const WrappedTensor qt = wrap(Q8_DTYPE_U8, dims, 1, q, q_len);
+  check(q8_tensor_set_qparams(qt.get(), p.scale, p.zero_point));
+  check(q8_quantize(xt.get(), qt.get()));
   return p;
 }
 
@@ -193,13 +190,10 @@ DynamicLinear::DynamicLinear(int64_t out_features, int64_t in_features, const fl
   w_.resize(rows * cols);
   if (rows && cols) {
     const int64_t dims[2] = {out_, in_};
-    q8_tensor *wt = nullptr, *qt = nullptr;
-    check(q8_tensor_wrap(Q8_DTYPE_F32, dims, 2, const_cast<float *>(w), w_len * sizeof(float), &wt));
-    std::unique_ptr<q8_tensor, void (*)(q8_tensor *)> keep_w(wt, q8_tensor_destroy);
-    check(q8_tensor_wrap(Q8_DTYPE_S8, dims, 2, w_.data(), w_.size(), &qt));
-    std::unique_ptr<q8_tensor, void (*)(q8_tensor *)> keep_q(qt, q8_tensor_destroy);
-    check(q8_tensor_set_qparams_per_axis(qt, 0, scales_.data(), zps.data(), rows));
-    check(q8_quantize(wt, qt));
+    const WrappedTensor wt = wrap(Q8_DTYPE_F32, dims, 2, w, w_len * sizeof(float));
+    const WrappedTensor qt = wrap(Q8_DTYPE_S8, dims, 2, w_.data(), w_.size());
+    check(q8_tensor_set_qparams_per_axis(qt.get(), 0, scales_.data(), zps.data(), rows));
+    check(q8_quantize(wt.get(), qt.get()));
   }
   packed_ = new PackedMatrix(in_, out_, w_.data(), w_.size(), true, nullptr, 0);
   born(this);

@@ -106,6 +106,16 @@ inline void copy_out(const q8_tensor *t, q8_dtype dtype, void *dst, size_t len) 
   if (len) std::memcpy(dst, data, len * q8_dtype_size(dtype));
 }
 
+// A tensor over memory the facade already holds (a language array, a member vector), freed with
+// the guard; never handed to a language, so not counted in live_handles().
+using WrappedTensor = std::unique_ptr<q8_tensor, void (*)(q8_tensor *)>;
+inline WrappedTensor wrap(q8_dtype dtype, const int64_t *dims, size_t rank, const void *data,
+                          size_t bytes) {
+  q8_tensor *t = nullptr;
+  check(q8_tensor_wrap(dtype, dims, rank, const_cast<void *>(data), bytes, &t));
+  return WrappedTensor(t, q8_tensor_destroy);
+}
+
 inline q8_tensor *new_tensor(q8_dtype dtype, const int64_t *dims, size_t ndims) {
   numel_of(dims, ndims);
   q8_tensor *t = nullptr;
