@@ -68,6 +68,15 @@ void check_zero_points(const float *zero_points, std::size_t channels) {
     Q8_CHECK_ARG(std::isfinite(zero_points[c]), at("zero_points", c) + " = " + num(zero_points[c]) + " is not finite");
 }
 
+// The parameters of a fake quantizer: per-channel scales and zero points, and its integer range.
+void check_quantizer(const float *scales, const float *zero_points, std::size_t channels, int32_t qmin,
+                     int32_t qmax) {
+  check_array(scales, channels, "scales");
+  check_qrange(qmin, qmax);
+  check_scales(scales, channels);
+  check_zero_points(zero_points, channels);
+}
+
 // BatchNorm: sizes, eps and var[c] + eps > 0 (both in double, as the fold computes it).
 std::size_t check_batchnorm(std::size_t channels, std::size_t per_channel, const float *var, float eps) {
   const std::size_t n = checked_mul(channels, per_channel, "channels * per_channel = " + std::to_string(channels) +
@@ -125,10 +134,7 @@ q8_status q8_qat_fake_quantize(const float *x, size_t outer, size_t channels, si
     const qat::Layout l = checked_layout(outer, channels, inner);
     check_array(x, l.numel(), "x");
     check_array(y, l.numel(), "y");
-    check_array(scales, channels, "scales");
-    check_qrange(qmin, qmax);
-    check_scales(scales, channels);
-    check_zero_points(zero_points, channels);
+    check_quantizer(scales, zero_points, channels, qmin, qmax);
     qat::fake_quantize(x, l, scales, zero_points, qmin, qmax, y, mask);
   });
 }
@@ -150,10 +156,7 @@ q8_status q8_qat_lsq_backward(const float *x, const float *dy, size_t outer, siz
     const qat::Layout l = checked_layout(outer, channels, inner);
     check_array(x, l.numel(), "x");
     check_array(dy, l.numel(), "dy");
-    check_array(scales, channels, "scales");
-    check_qrange(qmin, qmax);
-    check_scales(scales, channels);
-    check_zero_points(zero_points, channels);
+    check_quantizer(scales, zero_points, channels, qmin, qmax);
     qat::lsq_backward(x, dy, l, scales, zero_points, qmin, qmax, grad_scale, dx, dscales, dzero_points);
   });
 }
