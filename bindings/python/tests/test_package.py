@@ -40,3 +40,23 @@ def test_import_does_not_load_torch():
     if "ASAN_OPTIONS" in env:  # under lsan_check.py: the interpreter's exit leaks are not the point
         env["ASAN_OPTIONS"] += ":detect_leaks=0"
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_enums_mirror_every_library_constant():
+    # The enums are written out in q8/__init__.py: a value the C headers gain must appear here too
+    # (Status above all: an error with an unknown status could not be raised as its class).
+    names = [k for k in dir(q8.capi) if k.startswith("Q8_")]
+    mirrored = {
+        q8.Status: [k for k in names if k == "Q8_OK" or k.startswith("Q8_ERR_")],
+        q8.DType: [k for k in names if k.startswith("Q8_DTYPE_")],
+        q8.Scheme: [k for k in names if k.startswith("Q8_SCHEME_")],
+        q8.ObserverKind: [k for k in names if k.startswith("Q8_OBSERVER_")],
+        q8.PtqMode: [k for k in names if k.startswith("Q8_PTQ_")],
+        q8.Rounding: [k for k in names if k.startswith("Q8_ROUND_")],
+        q8.Isa: [k for k in names if k.startswith("Q8_ISA_")],
+        q8.PrunePattern: [k for k in names if k.startswith("Q8_PRUNE_") and not k.startswith("Q8_PRUNE_NORM_")],
+        q8.PruneNorm: [k for k in names if k.startswith("Q8_PRUNE_NORM_")],
+    }
+    for enum_class, constants in mirrored.items():
+        assert constants, enum_class
+        assert sorted(int(m) for m in enum_class) == sorted(getattr(q8.capi, k) for k in constants), enum_class
