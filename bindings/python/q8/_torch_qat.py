@@ -312,6 +312,15 @@ class _QATLayer(nn.Module):
         """The weight and bias the layer computes with (before weight fake quantization)."""
         return self.weight, self.bias
 
+    def _take_float(self, module: nn.Module) -> "_QATLayer":
+        """Copies the float layer's weight and bias, then scales the weights from their range."""
+        with torch.no_grad():
+            self.weight.copy_(module.weight)
+            if module.bias is not None:
+                self.bias.copy_(module.bias)
+        self.reset_weight_scale()
+        return self
+
     def reset_weight_scale(self) -> None:
         """Weight scales from the (folded) weights' per-channel (or whole) min/max (q8_qat_qparams)."""
         with torch.no_grad():
@@ -378,12 +387,7 @@ class QATLinear(_QATLayer):
     @classmethod
     def from_float(cls, module: nn.Linear, bits: int = 8, **kwargs) -> "QATLinear":
         m = cls(module.in_features, module.out_features, module.bias is not None, bits=bits, **kwargs)
-        with torch.no_grad():
-            m.weight.copy_(module.weight)
-            if module.bias is not None:
-                m.bias.copy_(module.bias)
-        m.reset_weight_scale()
-        return m
+        return m._take_float(module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xq = self._quantize_input(x)  # first: observing sets the input scale the bias uses
@@ -434,12 +438,7 @@ class QATConv2d(_QATLayer):
         m = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, padding,
                 module.dilation, module.groups, module.bias is not None,
                 bn=None if bn is None else copy.deepcopy(bn), bits=bits, **kwargs)
-        with torch.no_grad():
-            m.weight.copy_(module.weight)
-            if module.bias is not None:
-                m.bias.copy_(module.bias)
-        m.reset_weight_scale()
-        return m
+        return m._take_float(module)
 
     def folded(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         if self.bn is None:
