@@ -1,16 +1,16 @@
 #!/usr/bin/python3
-"""Train the two bundled digits models and export them to ONNX (FP32, opset 13).
+"""Train the three bundled digits models and export them to ONNX (FP32, opset 13).
 
 Usage (from the repo root; needs torch, onnx and numpy, i.e. /usr/bin/python3 on Debian 12):
 
     /usr/bin/python3 scripts/train_digits.py [--data tests/data/digits.csv.gz]
                                               [--out tests/data/models]
 
-Writes <out>/digits_mlp.onnx, <out>/digits_cnn.onnx and <out>/fp32_accuracy.json.
+Writes <out>/digits_mlp.onnx, <out>/digits_cnn.onnx, <out>/digits_tiny_cnn.onnx and <out>/fp32_accuracy.json.
 
 Data: tests/data/digits.csv.gz, 1797 rows of 64 pixels (0..16, an 8x8 image row by row) and the
 label. Project-wide split: 0-based row index i % 4 == 0 -> held-out test (450 rows), the rest
-(1347) train. Input preprocessing: pixels / 16.0, shape [N,64] (MLP) or [N,1,8,8] (CNN).
+(1347) train. Input preprocessing: pixels / 16.0, shape [N,64] (MLP) or [N,1,8,8] (CNNs).
 
 The run is deterministic (fixed seeds, one thread, deterministic algorithms): running it twice
 gives the same weights and the same accuracies.
@@ -81,10 +81,24 @@ def make_cnn(batchnorm=True):
     )
 
 
+def make_tiny_cnn():
+    """A microcontroller-sized CNN (about 2,000 parameters): the kind of model whose accuracy
+    4-bit post-training quantization actually costs, unlike the two roomy ones above."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # -> [N,8,4,4]
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # -> [N,16,2,2]
+        nn.Flatten(),                                      # -> [N,64]
+        nn.Linear(64, 10),
+    )
+
+
 MODELS = {
     # name: (constructor, input shape after the batch dim, epochs, batch size, learning rate)
     "mlp": (make_mlp, (64,), 40, 32, 1e-3),
     "cnn": (make_cnn, (1, 8, 8), 30, 32, 1e-3),
+    "tiny_cnn": (make_tiny_cnn, (1, 8, 8), 30, 32, 1e-3),
 }
 
 
@@ -242,13 +256,13 @@ def main():
     result = {
         "data": "tests/data/digits.csv.gz",
         "split": "0-based row index i % 4 == 0 -> test (450 rows), else train (1347 rows)",
-        "preprocessing": "pixel / 16.0; mlp input [N,64], cnn input [N,1,8,8]",
+        "preprocessing": "pixel / 16.0; mlp input [N,64], cnn and tiny_cnn input [N,1,8,8]",
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "opset": OPSET,
         "models": {},
     }
-    for name in ("mlp", "cnn"):
+    for name in MODELS:
         model, secs = train(name, xtr, ytr, xte, yte)
         acc = accuracy(model, shaped(xte, name), yte)
         path = os.path.join(args.out, f"digits_{name}.onnx")

@@ -141,10 +141,10 @@ static size_t node_at(blob b, size_t i) { return fb_table_at(b, fb_vec(b, fb_roo
 
 /* ---- round trips --------------------------------------------------------------------------- */
 
-static const char *const k_models[] = {"models/digits_mlp.onnx", "models/digits_cnn.onnx",
-                                       "ops/conv_const.onnx",    "ops/gemm_const.onnx",
-                                       "ops/conv_same_upper.onnx", "ops/avgpool_incl_ceil.onnx",
-                                       "ops/concat_u8.onnx",     "ops/batchnorm.onnx"};
+static const char *const k_models[] = {
+    "models/digits_mlp.onnx",   "models/digits_cnn.onnx",     "models/digits_tiny_cnn.onnx",
+    "ops/conv_const.onnx",      "ops/gemm_const.onnx",        "ops/conv_same_upper.onnx",
+    "ops/avgpool_incl_ceil.onnx", "ops/concat_u8.onnx",       "ops/batchnorm.onnx"};
 
 static void check_same_model(const q8_model *a, const q8_model *b) {
   char *da = describe(a, 0), *db = describe(b, 0);

@@ -1109,3 +1109,4 @@ static void digits_case(const char *file, const char *key, int cnn) {
 
 Test(runtime_digits, mlp_accuracy) { digits_case("digits_mlp.onnx", "mlp", 0); }
 Test(runtime_digits, cnn_accuracy) { digits_case("digits_cnn.onnx", "cnn", 1); }
+Test(runtime_digits, tiny_cnn_accuracy) { digits_case("digits_tiny_cnn.onnx", "tiny_cnn", 1); }
