@@ -142,6 +142,28 @@ func (m *Model) Describe(json bool) (s string, err error) {
 	return
 }
 
+// Extract is a new model that computes only tensor name and what it needs (feature extraction,
+// q8_model_extract). On a statically quantized model the FP32 model's activation names work too;
+// with dequantize an INT8 tensor comes out as f32, else as its integers. The new model shares
+// the weights, so m may be closed first.
+func (m *Model) Extract(name string, dequantize bool) (e *Model, err error) {
+	err = m.do(func(h raw.Model) { e = newModel(h.Extract(name, dequantize)) })
+	return
+}
+
+// Append is a new model: head (a single-input model) fed from m's tensor connect, with the
+// head's outputs (q8_model_append). An FP32 head fits an INT8 model: connected by the FP32 name
+// of an INT8 activation, it reads it dequantized. Weights are shared; either model may be
+// closed afterwards.
+func (m *Model) Append(head *Model, connect string) (a *Model, err error) {
+	if head == nil || head.closed {
+		return nil, closed("Model")
+	}
+	defer runtime.KeepAlive(head)
+	err = m.do(func(h raw.Model) { a = newModel(h.Append(head.h, connect)) })
+	return
+}
+
 // PTQMode is the post-training quantization mode.
 type PTQMode int
 

@@ -1196,6 +1196,59 @@ func TestModelsStaticQuantization(t *testing.T) {
 	}
 }
 
+// Feature extraction and a head on top: the extracted model computes the full model's tensor,
+// and the MLP appended to itself at its input is the MLP again.
+func TestModelExtractAndAppend(t *testing.T) {
+	_, test := loadDigits(t)
+	fp32, err := LoadONNX(filepath.Join(dataDir(t), "models", "digits_mlp.onnx"))
+	must(t, err)
+	const features = "/3/Relu_output_0" // the last hidden activation, 256 wide
+	body, err := fp32.Extract(features, true)
+	must(t, err)
+	twice, err := fp32.Append(fp32, "input")
+	must(t, err)
+	x := batchTensor(t, test, 0, 16, false)
+	run := func(m *Model, tensor string) []float32 {
+		s, err := NewSession(m, 16)
+		must(t, err)
+		must(t, s.Run(x))
+		var out *Tensor
+		if tensor == "" {
+			out, err = s.Output(0)
+		} else {
+			out, err = s.Tensor(tensor)
+		}
+		must(t, err)
+		v, err := out.F32()
+		must(t, err)
+		closeAll(t, out, s)
+		return v
+	}
+	same := func(what string, got, want []float32) {
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	same("extracted features", run(body, ""), run(fp32, features))
+	same("appended model's logits", run(twice, ""), run(fp32, ""))
+	if n, _ := twice.NodeCount(); n != 5 { // nothing of the base is needed but its input
+		t.Fatalf("appended at the input: %d nodes, want the head's 5", n)
+	}
+	_, err = fp32.Extract("no such tensor", true)
+	wantError(t, err, StatusInvalidArgument, "no such tensor")
+	_, err = fp32.Append(fp32, "no such tensor")
+	wantError(t, err, StatusInvalidArgument, "no such tensor")
+	closeAll(t, x, body, twice, fp32)
+	if _, err := fp32.Extract(features, true); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Extract on a closed model: %v", err)
+	}
+}
+
 func TestModelDynamicAndSessionLifetime(t *testing.T) {
 	_, test := loadDigits(t)
 	data, err := os.ReadFile(filepath.Join(dataDir(t), "models", "digits_mlp.onnx"))
