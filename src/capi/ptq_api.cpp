@@ -37,13 +37,8 @@ q8_status q8_model_quantize(const q8_model *model, const q8_ptq_options *options
     Q8_CHECK_NOT_NULL(model);
     Q8_CHECK_NOT_NULL(out);
     const ptq::Options opt = ptq::read_options(options);
-    // Pruning comes first, so calibration sees the activations of the pruned model.
     std::unique_ptr<q8_model> pruned;
-    if (opt.prune) {
-      pruned = std::make_unique<q8_model>();
-      pruned->graph = ptq::prune(model->graph, &opt.prune_options, opt.prune_global, opt.prune_keep_dense);
-    }
-    const q8_model &src = pruned ? *pruned : *model;
+    const q8_model &src = ptq::prepared(*model, opt, pruned);
     ptq::Calibration calib;
     if (opt.mode == Q8_PTQ_STATIC) calib = ptq::calibrate(src, opt, batches, batch_count);
     auto m = std::make_unique<q8_model>();

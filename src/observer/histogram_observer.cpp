@@ -42,25 +42,10 @@ class HistogramObserver final : public Observer {
     if (!cache_[c].valid) {
       parallel_for(cache_.size(), 1, 2, [&](std::size_t b, std::size_t e) {
         for (std::size_t k = b; k < e; ++k)
-          if (!cache_[k].valid) cache_[k] = {true, search(hist_[k])};
+          if (!cache_[k].valid) cache_[k] = {true, histogram_range(hist_[k], options())};
       });
     }
     return cache_[c].range;
-  }
-
-  Range search(const Histogram &h) const {
-    if (!h.spread()) return {0.0f, 0.0f};  // nothing seen, or only zeros
-    const q8_scheme scheme = options().scheme;
-    Window w{};
-    switch (options().kind) {
-      case Q8_OBSERVER_PERCENTILE: w = percentile_window(h, scheme, options().percentile); break;
-      case Q8_OBSERVER_ENTROPY: w = entropy_window(h, scheme); break;
-      default: w = mse_window(h, scheme); break;
-    }
-    // The window clamped into the data's own range: finite, min <= max, never wider than the data
-    // (a window can reach into the histogram's empty headroom, or past the data inside a bin).
-    const double dmin = h.data_min(), dmax = h.data_max();
-    return {float(std::clamp(w.lo, dmin, dmax)), float(std::clamp(std::max(w.hi, w.lo), dmin, dmax))};
   }
 
   struct Cached {
@@ -73,6 +58,20 @@ class HistogramObserver final : public Observer {
 };
 
 }  // namespace
+
+Range histogram_range(const Histogram &h, const q8_observer_options &options) {
+  if (!h.spread()) return {0.0f, 0.0f};  // nothing seen, or only zeros
+  Window w{};
+  switch (options.kind) {
+    case Q8_OBSERVER_PERCENTILE: w = percentile_window(h, options.scheme, options.percentile); break;
+    case Q8_OBSERVER_ENTROPY: w = entropy_window(h, options.scheme); break;
+    default: w = mse_window(h, options.scheme); break;
+  }
+  // The window clamped into the data's own range: finite, min <= max, never wider than the data
+  // (a window can reach into the histogram's empty headroom, or past the data inside a bin).
+  const double dmin = h.data_min(), dmax = h.data_max();
+  return {float(std::clamp(w.lo, dmin, dmax)), float(std::clamp(std::max(w.hi, w.lo), dmin, dmax))};
+}
 
 std::unique_ptr<Observer> make_histogram_observer(const q8_observer_options &o) {
   if (o.bins < 128 || o.bins > 65536)

@@ -58,6 +58,20 @@ std::vector<Range> Observer::ranges() const {
   return r;
 }
 
+void MinMax::add(const float *x, std::size_t n, float averaging) {
+  if (n == 0) return;
+  const auto mm = std::minmax_element(x, x + n);
+  if (!seen) {
+    *this = {true, *mm.first, *mm.second};
+  } else if (averaging > 0) {
+    min += averaging * (*mm.first - min);
+    max += averaging * (*mm.second - max);
+  } else {
+    min = std::min(min, *mm.first);
+    max = std::max(max, *mm.second);
+  }
+}
+
 namespace {
 
 // Running min and max; with averaging, an exponential moving average of each batch's min and max.
@@ -66,34 +80,15 @@ class MinMaxObserver final : public Observer {
   MinMaxObserver(const q8_observer_options &o, bool averaging) : Observer(o), averaging_(averaging) {}
 
  private:
-  struct State {
-    bool seen = false;
-    float min = 0, max = 0;
-  };
-  void start(std::size_t channels) override { state_.assign(channels, State()); }
+  void start(std::size_t channels) override { state_.assign(channels, MinMax()); }
   void clear() override { state_.clear(); }
   void observe(std::size_t c, const float *x, std::size_t n) override {
-    if (n == 0) return;
-    const auto mm = std::minmax_element(x, x + n);
-    State &s = state_[c];
-    if (!s.seen) {
-      s = {true, *mm.first, *mm.second};
-    } else if (averaging_) {
-      const float k = options().averaging_constant;
-      s.min += k * (*mm.first - s.min);
-      s.max += k * (*mm.second - s.max);
-    } else {
-      s.min = std::min(s.min, *mm.first);
-      s.max = std::max(s.max, *mm.second);
-    }
+    state_[c].add(x, n, averaging_ ? options().averaging_constant : 0.0f);
   }
-  Range range(std::size_t c) const override {
-    const State &s = state_[c];
-    return s.seen ? Range{s.min, s.max} : Range{0.0f, 0.0f};
-  }
+  Range range(std::size_t c) const override { return state_[c].range(); }
 
   bool averaging_;
-  std::vector<State> state_;
+  std::vector<MinMax> state_;
 };
 
 }  // namespace

@@ -14,6 +14,16 @@ struct Range {
   float min, max;
 };
 
+// One channel's running min and max of finite values, or with `averaging` in (0, 1] an exponential
+// moving average of each batch's min and max (0: no averaging). Min-max observers keep one per
+// channel, and so do calibrations (src/calibration), so both compute the same range.
+struct MinMax {
+  bool seen = false;
+  float min = 0, max = 0;
+  void add(const float *x, std::size_t n, float averaging);  // one batch's finite values
+  Range range() const noexcept { return seen ? Range{min, max} : Range{0.0f, 0.0f}; }
+};
+
 class Observer {
  public:
   explicit Observer(const q8_observer_options &options) : options_(options) {}

@@ -8,10 +8,12 @@
 //                behind DequantizeLinear, folded by the session).
 #pragma once
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "calibration/stats.hpp"
 #include "model/graph.hpp"
 #include "q8/model.h"
 
@@ -47,9 +49,22 @@ std::set<std::string> read_names(const char *const *names, size_t count, const s
 // Validated copy of the C options (NULL = defaults).
 Options read_options(const q8_ptq_options *c);
 
-// Runs `model` over the batches (batch b's input i is batches[b * inputs + i]).
+// Runs `model` over the batches (batch b's input i is batches[b * inputs + i]): params(observe()).
 Calibration calibrate(const q8_model &model, const Options &opt, const q8_tensor *const *batches,
                       size_t batch_count);
+
+// What calibrate() observes: statistics of every f32 activation (node outputs in graph order,
+// then graph inputs), which combine exactly with those of other batches (q8/calibration.h).
+calibration::Statistics observe(const q8_model &model, const Options &opt, const q8_tensor *const *batches,
+                                size_t batch_count);
+// The settings observe() uses for `opt`.
+calibration::Settings settings(const Options &opt);
+// Parameters for the activations of `g` from statistics observed on it.
+Calibration params(const model::Graph &g, const calibration::Statistics &stats);
+
+// `model`, or a pruned copy of it (kept in `holder`) when opt asks for pruning: what calibration
+// and quantization work on.
+const q8_model &prepared(const q8_model &model, const Options &opt, std::unique_ptr<q8_model> &holder);
 
 // The nodes quantize() would turn into INT8 (by name), in graph order, ignoring keep_fp32.
 std::vector<std::string> quantizable_nodes(const model::Graph &g, const Options &opt);
