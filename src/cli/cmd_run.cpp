@@ -16,11 +16,14 @@ struct FileCloser {
 }  // namespace
 
 int cmd_run(int argc, char **argv) {
-  Args a("run", argc, argv, {"--data", "--output", "--rows", "--input-scale", "--batch"}, {});
+  Args a("run", argc, argv,
+         {"--data", "--output", "--rows", "--input-scale", "--batch", "--plan", "--micro-batch", "--replicas"}, {});
   if (a.help()) {
-    std::printf("usage: q8 run MODEL --data DATA [-o OUT.csv]\n"
+    std::printf("usage: q8 run MODEL --data DATA [-o OUT.csv] [--plan PLAN.json [--micro-batch M] [--replicas R]]\n"
                 "  Runs MODEL on every selected row and writes output 0, one row per sample, as CSV\n"
-                "  (to stdout without -o). Rows: all by default.\n");
+                "  (to stdout without -o). Rows: all by default. With --plan (from q8 partition), all rows\n"
+                "  go through one pipeline run in micro-batches of M rows (default: all in one), R sessions\n"
+                "  per partition (default 1); the output is the same as without.\n");
     std::printf(kDataHelp);
     return 0;
   }
@@ -36,17 +39,27 @@ int cmd_run(int argc, char **argv) {
     if (!file) throw CliError{a.get("--output") + ": cannot open for writing", kExitError};
     out = file.get();
   }
-  const std::size_t batch = static_cast<std::size_t>(a.get_int("--batch", 64, 1, 1 << 20));
-  for_each_batch(m.get(), d, batch, [&](q8_session *s, std::size_t, std::size_t n) {
-    const q8_tensor *y = nullptr;
-    Q8_CHECK(q8_session_output(s, 0, &y));
+  auto print = [&](const q8_tensor *y, std::size_t n) {
     size_t numel = 0;
     Q8_CHECK(q8_tensor_numel(y, &numel));
     const std::size_t per = numel / n;
     const std::vector<float> v = as_f32(y);
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t c = 0; c < per; ++c) std::fprintf(out, c + 1 < per ? "%.9g," : "%.9g\n", v[r * per + c]);
-  });
+  };
+  if (a.has("--plan")) {
+    if (d.rows == 0) throw CliError{"run: the data set has no rows", kExitError};
+    run_with_plan(m.get(), a.get("--plan"), d, a.get_int("--micro-batch", 0, 1, 1 << 30),
+                  static_cast<std::size_t>(a.get_int("--replicas", 1, 1, 1024)),
+                  [&](const q8_tensor *y) { print(y, d.rows); });
+  } else {
+    const std::size_t batch = static_cast<std::size_t>(a.get_int("--batch", 64, 1, 1 << 20));
+    for_each_batch(m.get(), d, batch, [&](q8_session *s, std::size_t, std::size_t n) {
+      const q8_tensor *y = nullptr;
+      Q8_CHECK(q8_session_output(s, 0, &y));
+      print(y, n);
+    });
+  }
   if (file && std::fclose(file.release()) != 0) throw CliError{a.get("--output") + ": write failed", kExitError};
   return 0;
 }

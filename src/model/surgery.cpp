@@ -166,24 +166,12 @@ Graph cut(const Graph &g, const std::vector<int> &want, const std::vector<char> 
     for (int in : n.inputs)
       if (in >= 0) stack.push_back(in);
   }
-  Graph out;
-  out.producer = g.producer;
-  std::vector<int> map(g.values.size(), -1);
-  for (std::size_t v = 0; v < g.values.size(); ++v)
-    if (keep[v]) map[v] = out.add_value(g.values[v]);
+  std::vector<int> map;
+  Graph out = copy_subset(g, keep, node_needed, &map);
   for (int id : g.inputs)
     if (keep[static_cast<std::size_t>(id)]) out.inputs.push_back(map[static_cast<std::size_t>(id)]);
   std::set<std::string> node_names;
-  for (std::size_t k = 0; k < g.nodes.size(); ++k) {
-    if (!node_needed[k]) continue;
-    Node n = g.nodes[k];
-    for (int &id : n.inputs)
-      if (id >= 0) id = map[static_cast<std::size_t>(id)];
-    for (int &id : n.outputs)
-      if (id >= 0) id = map[static_cast<std::size_t>(id)];
-    node_names.insert(n.name);
-    out.nodes.push_back(std::move(n));
-  }
+  for (const Node &n : out.nodes) node_names.insert(n.name);
   std::set<std::string> value_names;
   for (const Value &v : out.values) value_names.insert(v.name);
   std::map<int, int> dequantized;  // old id -> f32 id, one DequantizeLinear per tensor
@@ -230,6 +218,25 @@ Graph cut(const Graph &g, const std::vector<int> &want, const std::vector<char> 
 }
 
 }  // namespace
+
+Graph copy_subset(const Graph &g, const std::vector<char> &values, const std::vector<char> &nodes,
+                  std::vector<int> *map) {
+  Graph out;
+  out.producer = g.producer;
+  map->assign(g.values.size(), -1);
+  for (std::size_t v = 0; v < g.values.size(); ++v)
+    if (values[v]) (*map)[v] = out.add_value(g.values[v]);
+  for (std::size_t k = 0; k < g.nodes.size(); ++k) {
+    if (!nodes[k]) continue;
+    Node n = g.nodes[k];
+    for (int &id : n.inputs)
+      if (id >= 0) id = (*map)[static_cast<std::size_t>(id)];
+    for (int &id : n.outputs)
+      if (id >= 0) id = (*map)[static_cast<std::size_t>(id)];
+    out.nodes.push_back(std::move(n));
+  }
+  return out;
+}
 
 Graph extract(const Graph &g, const std::vector<std::string> &outputs, bool dequantize) {
   if (outputs.empty()) fail(Q8_ERR_INVALID_ARGUMENT, "no output is named (count is 0)");

@@ -9,6 +9,13 @@
 
 namespace q8::model {
 
+// The values and nodes of g flagged in `values` / `nodes` (by index), in g's order, as a new
+// graph without inputs or outputs (the caller states them); *map receives each value's new index
+// (-1 where not kept). Every value a kept node reads or writes must be kept. Constants share their
+// Bytes with g. Used by extract/append and by partition sub-models (src/partition/plan.cpp).
+Graph copy_subset(const Graph &g, const std::vector<char> &values, const std::vector<char> &nodes,
+                  std::vector<int> *map);
+
 // A graph computing only the tensors named in `outputs` (its outputs, in this order): their
 // producers and everything upstream; unused nodes, constants and inputs are dropped. A name is
 // a computed tensor (graph input or node output). A name the graph lacks is looked up as
