@@ -1,7 +1,12 @@
-// q8 quantize: post-training quantization of a model into a .q8 file.
+// q8 quantize: post-training quantization of a model into a .q8 file, or streaming weight-only
+// quantization of a safetensors checkpoint (detected by its content or extension).
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "commands.hpp"
@@ -47,62 +52,141 @@ int on_progress(void *user, const char *stage, size_t done, size_t total) {
   return 0;
 }
 
-std::vector<std::string> split_commas(const std::string &s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
+// ---- safetensors checkpoints: streaming weight-only quantization (include/q8/checkpoint.h) ----
+
+void checkpoint_help() {
+  std::printf(
+      "usage: q8 quantize IN.safetensors -o OUT.q8 [options]\n"
+      "  Weight-only quantization of a checkpoint far larger than memory: the tensors stream\n"
+      "  through in row blocks, the .q8 output is written as they finish (docs/CHECKPOINTS.md).\n"
+      "  --weights int8|int4     int8 per channel (default) or int4 grouped asymmetric\n"
+      "  --group 32|64|128       int4 group size (default 64)\n"
+      "  --max-memory SIZE       bytes in flight, e.g. 512M (default), 2G, at least 16M\n"
+      "  --threads N             worker threads (default: all cores)\n"
+      "  --min-elements N        smaller 2-D tensors stay f32 (default 4096)\n"
+      "  --keep NAME             keep this tensor unquantized (repeatable)\n"
+      "  --report                print the run's figures as name value lines\n"
+      "  --quiet                 no progress bar\n");
+}
+
+// A safetensors file starts with its header length (8 bytes, little-endian) and the JSON's '{'.
+bool is_safetensors(const std::string &path) {
+  if (path.size() > 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0) return true;
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char b[9];
+  const std::size_t n = std::fread(b, 1, sizeof b, f);
+  std::fclose(f);
+  uint64_t len = 0;
+  for (int i = 0; i < 8; ++i) len |= uint64_t{b[i]} << (8 * i);
+  return n == sizeof b && b[8] == '{' && len >= 2 && len <= (uint64_t{100} << 20);
+}
+
+// "512M", "2G", "65536": a byte count with an optional binary K/M/G suffix.
+uint64_t parse_size(const std::string &s) {
+  char *end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  int shift = 0;
+  if (end && *end && !end[1]) shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30 : -1;
+  if (errno || end == s.c_str() || shift < 0 || (end && *end && end[1]) || (v >> (63 - shift)) != 0)
+    usage_error("quantize: --max-memory must be a byte count like 512M or 2G, not '" + s + "'");
+  return uint64_t{v} << shift;
+}
+
+// Peak resident memory of this process (VmHWM), in bytes; 0 if unknown.
+uint64_t peak_rss() {
+  uint64_t kb = 0;
+  if (FILE *f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::strtoull(line + 6, nullptr, 10);
+    std::fclose(f);
+  }
+  return kb * 1024;
+}
+
+int quantize_checkpoint(int argc, char **argv) {
+  Args a("quantize", argc, argv, {"--output", "--weights", "--group", "--max-memory", "--threads", "--min-elements", "--keep"},
+         {"--report", "--quiet"});
+  if (a.help()) {
+    checkpoint_help();
+    return 0;
+  }
+  if (a.positional().size() != 1) usage_error("quantize: give exactly one input checkpoint");
+  if (!a.has("--output")) usage_error("quantize: -o OUT.q8 is required");
+  // --keep repeats, and Args keeps one value per option: collect them all here.
+  std::vector<std::string> keep;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--keep" && i + 1 < argc) keep.push_back(argv[++i]);
+    else if (arg.rfind("--keep=", 0) == 0) keep.push_back(arg.substr(7));
+  }
+  std::vector<const char *> keep_c;
+  for (const auto &k : keep) keep_c.push_back(k.c_str());
+
+  q8_checkpoint_options o;
+  Q8_CHECK(q8_checkpoint_options_init(&o));
+  const std::string weights = a.get("--weights", "int8");
+  if (weights == "int8") o.format = Q8_WEIGHTS_INT8_PER_CHANNEL;
+  else if (weights == "int4") o.format = Q8_WEIGHTS_INT4_GROUPED;
+  else usage_error("quantize: --weights must be int8 or int4, not '" + weights + "'");
+  o.group_size = static_cast<uint32_t>(a.get_int("--group", 64, 1, 1 << 20));
+  if (a.has("--max-memory")) o.max_memory = parse_size(a.get("--max-memory"));
+  o.threads = static_cast<size_t>(a.get_int("--threads", 0, 0, 4096));
+  o.min_elements = static_cast<uint64_t>(a.get_int("--min-elements", 4096, 0, INT64_MAX));
+  o.keep_fp32 = keep_c.data();
+  o.keep_fp32_count = keep_c.size();
+  Progress prog;
+  prog.tty = !a.has("--quiet") && isatty(STDERR_FILENO);
+  o.progress = on_progress;
+  o.progress_user = &prog;
+
+  q8_checkpoint_report r;
+  r.struct_size = sizeof r;
+  const std::string in = a.positional()[0], out = a.get("--output");
+  Q8_CHECK(q8_checkpoint_quantize(in.c_str(), out.c_str(), &o, &r));
+  const double gb = 1e9, rate = r.seconds > 0 ? double(r.input_bytes) / gb / r.seconds : 0.0;
+  const uint64_t rss = peak_rss();
+  std::printf("%s -> %s: %zu tensors (%zu quantized, %s), %.3f GB -> %.3f GB in %.2f s (%.2f GB/s of input), "
+              "peak in flight %s, peak RSS %s\n",
+              in.c_str(), out.c_str(), r.tensors, r.quantized_tensors, weights.c_str(), double(r.input_bytes) / gb,
+              double(r.output_bytes) / gb, r.seconds, rate, human_bytes(double(r.peak_in_flight_bytes)).c_str(),
+              human_bytes(double(rss)).c_str());
+  if (a.has("--report"))
+    std::printf("tensors %zu\nquantized_tensors %zu\ninput_bytes %llu\noutput_bytes %llu\nseconds %.6f\n"
+                "input_gb_per_s %.4f\npeak_in_flight_bytes %llu\npeak_rss_bytes %llu\n",
+                r.tensors, r.quantized_tensors, (unsigned long long)r.input_bytes, (unsigned long long)r.output_bytes,
+                r.seconds, rate, (unsigned long long)r.peak_in_flight_bytes, (unsigned long long)rss);
+  return 0;
 }
 
 }  // namespace
 
 int cmd_quantize(int argc, char **argv) {
+  for (int i = 0; i < argc; ++i)
+    if (argv[i][0] != '-' && is_safetensors(argv[i])) return quantize_checkpoint(argc, argv);
   Args a("quantize", argc, argv,
          {"--output", "--mode", "--calib", "--observer", "--percentile", "--activations", "--keep-fp32",
           "--rows", "--input-scale", "--batch", Q8CLI_PRUNE_VALUES},
          {"--per-channel", "--per-tensor", "--quiet", "--sensitivity", Q8CLI_PRUNE_FLAGS});
   if (a.help()) {
     help();
+    checkpoint_help();
     return 0;
   }
   if (a.positional().size() != 1) usage_error("quantize: give exactly one input model");
   if (!a.has("--output")) usage_error("quantize: -o OUT.q8 is required");
   if (a.has("--per-channel") && a.has("--per-tensor")) usage_error("quantize: --per-channel and --per-tensor exclude each other");
 
-  q8_ptq_options o;
-  Q8_CHECK(q8_ptq_options_init(&o));
+  PtqArgs ptq;
+  read_ptq_options(a, "quantize", ptq);
+  q8_ptq_options &o = ptq.options;
   const std::string mode = a.get("--mode", "static");
   if (mode == "static") o.mode = Q8_PTQ_STATIC;
   else if (mode == "dynamic") o.mode = Q8_PTQ_DYNAMIC;
   else if (mode == "weight") o.mode = Q8_PTQ_WEIGHT_ONLY;
   else usage_error("quantize: --mode must be static, dynamic or weight, not '" + mode + "'");
-  o.per_channel = a.has("--per-tensor") ? 0 : 1;
-  const std::string obs = a.get("--observer", "minmax");
-  if (obs == "minmax") o.observer = Q8_OBSERVER_MINMAX;
-  else if (obs == "moving-average") o.observer = Q8_OBSERVER_MOVING_AVERAGE_MINMAX;
-  else if (obs == "percentile") o.observer = Q8_OBSERVER_PERCENTILE;
-  else if (obs == "entropy") o.observer = Q8_OBSERVER_ENTROPY;
-  else if (obs == "mse") o.observer = Q8_OBSERVER_MSE;
-  else usage_error("quantize: unknown --observer '" + obs + "'");
-  o.percentile = a.get_double("--percentile", 99.99);
-  const std::string act = a.get("--activations", "u8");
-  if (act == "u8") o.activation_scheme = Q8_SCHEME_ASYMMETRIC_U8;
-  else if (act == "s8") o.activation_scheme = Q8_SCHEME_SYMMETRIC;
-  else usage_error("quantize: --activations must be u8 or s8");
-  const std::vector<std::string> keep = split_commas(a.get("--keep-fp32"));
-  std::vector<const char *> keep_c;
-  for (const auto &k : keep) keep_c.push_back(k.c_str());
-  o.keep_fp32 = keep_c.data();
-  o.keep_fp32_count = keep_c.size();
-  PruneArgs prune;
-  if (read_prune_options(a, prune)) {
-    o.prune = &prune.options;
-    o.prune_global = prune.global ? 1 : 0;
-    o.prune_keep_dense = prune.skip_c.data();
-    o.prune_keep_dense_count = prune.skip_c.size();
-  }
   Progress prog;
   prog.tty = !a.has("--quiet") && isatty(STDERR_FILENO);
   o.progress = on_progress;

@@ -61,4 +61,44 @@ bool read_prune_options(const Args &a, PruneArgs &p) {
   return true;
 }
 
+namespace {
+std::vector<std::string> split_commas(const std::string &s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+}  // namespace
+
+void read_ptq_options(const Args &a, const char *command, PtqArgs &p) {
+  const std::string cmd = command;
+  q8_ptq_options &o = p.options;
+  Q8_CHECK(q8_ptq_options_init(&o));
+  o.per_channel = a.has("--per-tensor") ? 0 : 1;
+  const std::string obs = a.get("--observer", "minmax");
+  if (obs == "minmax") o.observer = Q8_OBSERVER_MINMAX;
+  else if (obs == "moving-average") o.observer = Q8_OBSERVER_MOVING_AVERAGE_MINMAX;
+  else if (obs == "percentile") o.observer = Q8_OBSERVER_PERCENTILE;
+  else if (obs == "entropy") o.observer = Q8_OBSERVER_ENTROPY;
+  else if (obs == "mse") o.observer = Q8_OBSERVER_MSE;
+  else usage_error(cmd + ": --observer must be minmax, moving-average, percentile, entropy or mse, not '" + obs + "'");
+  o.percentile = a.get_double("--percentile", 99.99);
+  const std::string act = a.get("--activations", "u8");
+  if (act == "u8") o.activation_scheme = Q8_SCHEME_ASYMMETRIC_U8;
+  else if (act == "s8") o.activation_scheme = Q8_SCHEME_SYMMETRIC;
+  else usage_error(cmd + ": --activations must be u8 or s8");
+  p.keep = split_commas(a.get("--keep-fp32"));
+  for (const auto &k : p.keep) p.keep_c.push_back(k.c_str());
+  o.keep_fp32 = p.keep_c.data();
+  o.keep_fp32_count = p.keep_c.size();
+  if (read_prune_options(a, p.prune)) {
+    o.prune = &p.prune.options;
+    o.prune_global = p.prune.global ? 1 : 0;
+    o.prune_keep_dense = p.prune.skip_c.data();
+    o.prune_keep_dense_count = p.prune.skip_c.size();
+  }
+}
+
 }  // namespace q8cli

@@ -49,8 +49,7 @@ struct TempFile {
 
 }  // namespace
 
-void write_file_atomic(const std::string &target, const char *what,
-                       const std::function<void(const WriteFn &write)> &produce) {
+void write_file_atomic_at(const std::string &target, const char *what, const std::function<void(int fd)> &produce) {
   const std::size_t slash = target.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
   const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
@@ -70,18 +69,7 @@ void write_file_atomic(const std::string &target, const char *what,
   const mode_t mode = ::stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : default_mode();
   if (::fchmod(tmp.fd, mode) != 0) io_fail("cannot set the mode of '" + tmp.name + "'", errno);
 
-  produce([&](const void *p, std::size_t n) {
-    const auto *c = static_cast<const uint8_t *>(p);
-    while (n != 0) {
-      const ssize_t w = ::write(tmp.fd, c, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        io_fail("cannot write '" + tmp.name + "'", errno);
-      }
-      c += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  });
+  produce(tmp.fd);
   if (::fsync(tmp.fd) != 0) io_fail("cannot flush '" + tmp.name + "'", errno);
   const int fd = tmp.fd;
   tmp.fd = -1;
@@ -99,6 +87,31 @@ void write_file_atomic(const std::string &target, const char *what,
   ::close(dfd);
   if (rc != 0 && err != EINVAL)
     io_fail("wrote '" + target + "', but cannot flush its directory", err);
+}
+
+void write_file_atomic(const std::string &target, const char *what,
+                       const std::function<void(const WriteFn &write)> &produce) {
+  write_file_atomic_at(target, what, [&](int fd) {
+    uint64_t at = 0;
+    produce([&](const void *p, std::size_t n) {
+      pwrite_all(fd, p, n, at, target);
+      at += n;
+    });
+  });
+}
+
+void pwrite_all(int fd, const void *p, std::size_t n, uint64_t offset, const std::string &name) {
+  const auto *c = static_cast<const uint8_t *>(p);
+  while (n != 0) {
+    const ssize_t w = ::pwrite(fd, c, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot write '" + name + "'", errno);
+    }
+    c += w;
+    n -= static_cast<std::size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
 }
 
 }  // namespace q8::format

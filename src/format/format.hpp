@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "format/layout.hpp"
 #include "model/graph.hpp"
 
 namespace q8::format {
@@ -22,6 +23,18 @@ std::unique_ptr<q8_model> read_file(const char *path);
 
 // The file image of `g`: the same graph always gives the same bytes.
 std::vector<uint8_t> write(const model::Graph &g);
+
+// Where write() puts everything, computed from the constants' sizes alone (their bytes are not
+// read, and may be absent): a streaming writer fills the data section itself, at these offsets.
+struct Layout {
+  Header header;
+  std::vector<uint8_t> head;         // header, metadata, zero padding up to the data section
+  std::vector<std::size_t> offsets;  // per value: a constant's offset in the data section
+  std::size_t data_size = 0;
+};
+Layout layout(const model::Graph &g);
+// Sets the CRC-32 of the whole data section (padding included) in the header of `head`.
+void set_data_crc(Layout &layout, uint32_t crc);
 
 // Writes the image of `g` to `path` atomically (temporary file in the same directory, fsync,
 // rename, fsync of the directory). On failure the temporary is removed and `path` is untouched;

@@ -1,7 +1,8 @@
 // Writing .q8 files: lay out the data section, build the metadata FlatBuffer, then emit header,
 // metadata and data through one sink, so the in-memory image and the streamed file are the same
 // bytes. Deterministic: the layout depends only on the graph (values in index order, attributes
-// in name order, zero padding, no timestamps).
+// in name order, zero padding, no timestamps), and only on the constants' sizes, so the streaming
+// checkpoint writer (src/checkpoint) places constants that do not exist yet where write() would.
 #include <cstring>
 #include <string>
 
@@ -19,13 +20,6 @@ namespace fbs = flatbuffers;
 std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 const uint8_t kZeros[kAlign] = {};
-
-// Header + metadata + padding up to the data section, and where each constant goes in it.
-struct Image {
-  std::vector<uint8_t> head;
-  std::vector<std::pair<std::size_t, const model::Bytes *>> constants;  // (offset in data, bytes)
-  std::size_t data_size = 0;
-};
 
 fbs::Offset<fb::Attr> build_attr(fbs::FlatBufferBuilder &b, const std::string &key,
                                  const model::Attr &a) {
@@ -58,16 +52,18 @@ fbs::Offset<fb::Attr> build_attr(fbs::FlatBufferBuilder &b, const std::string &k
   return fb::CreateAttr(b, name, type, value);
 }
 
-Image layout(const model::Graph &g) {
-  Image img;
-  std::vector<std::size_t> offsets(g.values.size(), 0);
+}  // namespace
+
+Layout layout(const model::Graph &g) {
+  Layout img;
+  std::vector<std::size_t> &offsets = img.offsets;
+  offsets.assign(g.values.size(), 0);
   for (std::size_t i = 0; i < g.values.size(); ++i) {
     const model::Value &v = g.values[i];
     if (!v.is_const) continue;
     const std::size_t a = constant_alignment(v.data.size);
     offsets[i] = (img.data_size + a - 1) / a * a;
     img.data_size = offsets[i] + v.data.size;
-    img.constants.emplace_back(offsets[i], &v.data);
   }
 
   fbs::FlatBufferBuilder b(4096);
@@ -102,20 +98,12 @@ Image layout(const model::Graph &g) {
                                     b.CreateVector(g.inputs), b.CreateVector(g.outputs));
   fb::FinishModelBuffer(b, root);
 
-  Header h;
+  Header &h = img.header;
   h.meta_offset = kHeaderSize;
   h.meta_size = b.GetSize();
   h.data_offset = align_up(kHeaderSize + b.GetSize());
   h.data_size = img.data_size;
   h.meta_crc = crc32_of(0, b.GetBufferPointer(), b.GetSize());
-  uint32_t crc = 0;
-  std::size_t at = 0;
-  for (const auto &c : img.constants) {
-    crc = crc32_of(crc, kZeros, c.first - at);
-    crc = crc32_of(crc, c.second->data, c.second->size);
-    at = c.first + c.second->size;
-  }
-  h.data_crc = crc;
 
   img.head.assign(h.data_offset, 0);
   encode_header(h, img.head.data());
@@ -123,33 +111,55 @@ Image layout(const model::Graph &g) {
   return img;
 }
 
-// Feeds the whole file to `sink(pointer, bytes)` in order.
+void set_data_crc(Layout &img, uint32_t crc) {
+  img.header.data_crc = crc;
+  encode_header(img.header, img.head.data());
+}
+
+namespace {
+
+// Calls sink(pointer, bytes) over the data section in order: each constant after its padding.
 template <class Sink>
-void emit(const Image &img, Sink &&sink) {
-  sink(img.head.data(), img.head.size());
+void for_each_data(const model::Graph &g, const Layout &img, Sink &&sink) {
   std::size_t at = 0;
-  for (const auto &c : img.constants) {
-    sink(kZeros, c.first - at);
-    sink(c.second->data, c.second->size);
-    at = c.first + c.second->size;
+  for (std::size_t i = 0; i < g.values.size(); ++i) {
+    const model::Value &v = g.values[i];
+    if (!v.is_const) continue;
+    sink(kZeros, img.offsets[i] - at);
+    sink(v.data.data, v.data.size);
+    at = img.offsets[i] + v.data.size;
   }
+}
+
+// The layout with its data checksum, ready to emit.
+Layout checked_layout(const model::Graph &g) {
+  Layout img = layout(g);
+  uint32_t crc = 0;
+  for_each_data(g, img, [&](const void *p, std::size_t n) { crc = crc32_of(crc, p, n); });
+  set_data_crc(img, crc);
+  return img;
 }
 
 }  // namespace
 
 std::vector<uint8_t> write(const model::Graph &g) {
-  const Image img = layout(g);
+  const Layout img = checked_layout(g);
   std::vector<uint8_t> out;
   out.reserve(img.head.size() + img.data_size);
-  emit(img, [&](const void *p, std::size_t n) {
+  const auto append = [&](const void *p, std::size_t n) {
     if (n != 0) out.insert(out.end(), static_cast<const uint8_t *>(p), static_cast<const uint8_t *>(p) + n);
-  });
+  };
+  append(img.head.data(), img.head.size());
+  for_each_data(g, img, append);
   return out;
 }
 
 void save_file(const model::Graph &g, const char *path) {
-  const Image img = layout(g);
-  write_file_atomic(path, "save", [&](const WriteFn &write) { emit(img, write); });
+  const Layout img = checked_layout(g);
+  write_file_atomic(path, "save", [&](const WriteFn &write) {
+    write(img.head.data(), img.head.size());
+    for_each_data(g, img, write);
+  });
 }
 
 }  // namespace q8::format

@@ -11,7 +11,7 @@
 
 namespace q8::rt::qk {
 
-void register_qdq_kernels();          // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
+void register_qdq_kernels();          // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, ai.q8 DequantizeBlockwise
 void register_matmul_kernels();       // QLinearMatMul, MatMulInteger, QGemm, DynamicGemm
 void register_conv_kernels();         // QLinearConv, ConvInteger, DynamicConv
 void register_elementwise_kernels();  // QLinearAdd, QLinearMul, QLinearSigmoid, QLinearTanh, QLinearConcat

@@ -1,8 +1,13 @@
 // ONNX QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear on q8's quantize kernels
-// (src/quant): the parameters go onto a borrowed view of the quantized side, so per-axis walks,
+// (src/quant), and q8's 4-bit ai.q8 DequantizeBlockwise: the parameters go onto a borrowed view of the quantized side, so per-axis walks,
 // rounding and saturation are q8_quantize's / q8_dequantize's exactly.
+#include <algorithm>
+#include <cmath>
+
 #include "core/dtype.hpp"
+#include "core/runtime.hpp"
 #include "quant/convert.hpp"
+#include "quant/kernels/reference.hpp"
 #include "runtime/kernels_float_util.hpp"
 #include "runtime/kernels_quant_common.hpp"
 
@@ -97,12 +102,74 @@ class DynamicQuantizeLinear final : public Kernel {
   }
 };
 
+// ai.q8 DequantizeBlockwise (docs/QUANTIZED_OPS.md): 4-bit codes packed two per byte, low nibble
+// first, in u8 [rows, ceil(cols / 2)]; per group of block_size consecutive values of a row an f32
+// scale and a u8 zero point in [rows, groups]; y = (code - zero_point) * scale, f32 [rows, cols].
+// `cols` is an attribute because the packed shape cannot tell an odd count from the next even one.
+class DequantizeBlockwise final : public Kernel {
+ public:
+  explicit DequantizeBlockwise(const model::Node &n)
+      : bits_(n.get_int("bits", 4)), block_(n.get_int("block_size", 0)), cols_(n.get_int("cols", -1)) {}
+  void prepare(NodeContext &ctx) override {
+    if (bits_ != 4) node_error(ctx.node, Q8_ERR_UNSUPPORTED, "bits = " + std::to_string(bits_) + " (4 only)");
+    if (block_ < 1) node_error(ctx.node, Q8_ERR_FORMAT, "attribute block_size = " + std::to_string(block_) + " must be >= 1");
+    const q8_tensor &q = input(ctx, 0, "codes");
+    require_dtype(ctx, q, Q8_DTYPE_U8, "codes");
+    if (q.rank != 2) node_error(ctx.node, Q8_ERR_SHAPE, "codes must be 2-D [rows, ceil(cols / 2)], not " + shape_string(q));
+    if (cols_ < 0 || (cols_ + 1) / 2 != q.shape[1])
+      node_error(ctx.node, Q8_ERR_SHAPE, "attribute cols = " + std::to_string(cols_) + " does not fit codes " +
+                                             shape_string(q) + " (two codes per byte)");
+    rows_ = q.shape[0];
+    groups_ = (cols_ + block_ - 1) / block_;
+    const q8_tensor &s = input(ctx, 1, "scales"), &z = input(ctx, 2, "zero_points");
+    require_dtype(ctx, s, Q8_DTYPE_F32, "scales");
+    require_dtype(ctx, z, Q8_DTYPE_U8, "zero_points");
+    for (const q8_tensor *t : {&s, &z})
+      if (t->rank != 2 || t->shape[0] != rows_ || t->shape[1] != groups_)
+        node_error(ctx.node, Q8_ERR_SHAPE, std::string(t == &s ? "scales" : "zero_points") + " " + shape_string(*t) +
+                                               " must be [rows, groups] = [" + std::to_string(rows_) + "," +
+                                               std::to_string(groups_) + "]");
+    set_output(output(ctx, 0, "y"), Q8_DTYPE_F32, {rows_, cols_});
+  }
+  void run(NodeContext &ctx) override {
+    const std::size_t n = static_cast<std::size_t>(rows_ * groups_);
+    const float *scales = f32(*ctx.in[1].t);
+    const uint8_t *zps = static_cast<const uint8_t *>(ctx.in[2].t->data);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!(std::isfinite(scales[i]) && scales[i] > 0.0f))
+        node_error(ctx.node, Q8_ERR_INVALID_ARGUMENT, "scales[" + std::to_string(i) + "] = " + std::to_string(scales[i]) +
+                                                          " is not finite and > 0");
+      if (zps[i] > 15)
+        node_error(ctx.node, Q8_ERR_INVALID_ARGUMENT, "zero_points[" + std::to_string(i) + "] = " +
+                                                          std::to_string(zps[i]) + " is outside [0, 15]");
+    }
+    const uint8_t *codes = static_cast<const uint8_t *>(ctx.in[0].t->data);
+    float *y = f32(ctx.out[0]);
+    const std::size_t cols = static_cast<std::size_t>(cols_), packed = (cols + 1) / 2, block = static_cast<std::size_t>(block_);
+    const std::size_t groups = static_cast<std::size_t>(groups_);
+    parallel_for(static_cast<std::size_t>(rows_), std::max<std::size_t>(1, (std::size_t{1} << 16) / (cols + 1)),
+                 std::max<std::size_t>(1, (std::size_t{1} << 17) / (cols + 1)), [&](std::size_t b, std::size_t e) {
+                   for (std::size_t r = b; r < e; ++r)
+                     for (std::size_t c = 0; c < cols; ++c) {
+                       const uint8_t byte = codes[r * packed + c / 2];
+                       const int32_t code = c % 2 ? byte >> 4 : byte & 15;
+                       const std::size_t g = r * groups + c / block;
+                       y[r * cols + c] = quant::dequantize_one(code, scales[g], zps[g]);
+                     }
+                 });
+  }
+
+ private:
+  int64_t bits_, block_, cols_, rows_ = 0, groups_ = 0;
+};
+
 }  // namespace
 
 void register_qdq_kernels() {
   register_kernel("", "QuantizeLinear", make<QuantizeLinear>);
   register_kernel("", "DequantizeLinear", make<DequantizeLinear>);
   register_kernel("", "DynamicQuantizeLinear", make<DynamicQuantizeLinear>);
+  register_kernel("ai.q8", "DequantizeBlockwise", make<DequantizeBlockwise>);
 }
 
 }  // namespace q8::rt::qk
