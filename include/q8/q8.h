@@ -15,7 +15,10 @@
  * tensor.h, quant.h, observer.h, fixed.h (Q7/Q15/Q31 arithmetic and requantization),
  * gemm.h (INT8 matrix multiplication), conv.h (INT8 convolution on the GEMM), qops.h,
  * model.h (whole models), prune.h (pruning masks), sparse.h (sparse INT8 weights and GEMM),
- * qat.h (fake quantization, STE/LSQ gradients, BatchNorm folding for training loops).
+ * qat.h (fake quantization, STE/LSQ gradients, BatchNorm folding for training loops),
+ * partition.h (partition plans, pipeline- and data-parallel runs on oneTBB flow graphs),
+ * checkpoint.h (streaming weight-only quantization of safetensors checkpoints),
+ * calibration.h (calibration as a value: merge across processes, save, quantize from it).
  */
 #ifndef Q8_Q8_H
 #define Q8_Q8_H
@@ -31,4 +34,7 @@
 #include "q8/prune.h"
 #include "q8/sparse.h"
 #include "q8/qat.h"
+#include "q8/partition.h"
+#include "q8/checkpoint.h"
+#include "q8/calibration.h"
 #endif

@@ -21,15 +21,21 @@ void print_usage(FILE *f) {
                "commands:\n"
                "  quantize IN -o OUT.q8 [--calib DATA] [--mode static|dynamic|weight] ...\n"
                "      Post-training quantization of an FP32 ONNX (or .q8) model into a .q8 file.\n"
+               "  quantize IN.safetensors -o OUT.q8 [--weights int8|int4] [--group 32|64|128]\n"
+               "           [--max-memory 512M] [--threads N] [--keep NAME]... [--report]\n"
+               "      Weight-only quantization of a checkpoint larger than memory, streamed.\n"
                "  prune IN -o OUT.q8 --prune S [--prune-pattern 2:4|block4x4|unstructured|channel]\n"
                "      Magnitude pruning of the FP32 weights (quantize --prune does it before PTQ).\n"
-               "  run MODEL --data DATA [-o OUT.csv]     Run a model; print or write output 0.\n"
+               "  run MODEL --data DATA [-o OUT.csv] [--plan PLAN.json [--micro-batch M] [--replicas R]]\n"
+               "      Run a model (through a pipeline with --plan); print or write output 0.\n"
                "  eval MODEL --data DATA                 Top-1 accuracy against the labels.\n"
                "  bench MODEL [--against MODEL2] [--data DATA]\n"
                "      Latency per batch, model bytes and peak memory (and accuracy with DATA),\n"
                "      side by side with a second model, e.g. INT8 against its FP32 original.\n"
                "  inspect MODEL [--json]                 Operators, tensors, sizes, parameters.\n"
                "  export MODEL OUT.onnx                  The model as ONNX opset 13 in QDQ form.\n"
+               "  partition MODEL [--count N] [--max-bytes 64M] [--by bytes|flops] [-o PLAN.json]\n"
+               "      Cut a model into partitions (run them as a pipeline: run --plan PLAN.json).\n"
                "  compare FP32 INT8 --data DATA          Per-tensor error of INT8 against FP32.\n"
                "  calibrate [--csv PATH] [--rows train|test|all]\n"
                "      Compare observers and schemes on a CSV of features (default %s).\n"
@@ -79,7 +85,8 @@ int run(int argc, char **argv) {
     int (*fn)(int, char **);
   } commands[] = {{"calibrate", cmd_calibrate}, {"quantize", cmd_quantize}, {"run", cmd_run},
                   {"eval", cmd_eval},           {"bench", cmd_bench},       {"inspect", cmd_inspect},
-                  {"compare", cmd_compare},     {"prune", cmd_prune},       {"export", cmd_export}};
+                  {"compare", cmd_compare},     {"prune", cmd_prune},       {"export", cmd_export},
+                  {"partition", cmd_partition}};
   for (const auto &c : commands)
     if (cmd == c.name) return c.fn(argc - 2, argv + 2);
   usage_error("unknown command '" + cmd + "'");
