@@ -501,4 +501,30 @@ q8_tensor *prune_mask(const q8_tensor *weights, const q8_prune_options *options)
   return born(mask);
 }
 
+// ---- checkpoints -----------------------------------------------------------------------------
+
+q8_checkpoint_report checkpoint_quantize(const std::string &input, const std::string &output,
+                                         const q8_checkpoint_options *options, const std::string &keep_fp32) {
+  q8_checkpoint_options o;
+  if (options) {
+    o = *options;
+  } else {
+    check(q8_checkpoint_options_init(&o));
+  }
+  std::vector<std::string> names;
+  for (size_t at = 0; at < keep_fp32.size();) {
+    const size_t end = std::min(keep_fp32.find('\n', at), keep_fp32.size());
+    if (end > at) names.push_back(keep_fp32.substr(at, end - at));
+    at = end + 1;
+  }
+  std::vector<const char *> ptrs;
+  for (const std::string &n : names) ptrs.push_back(n.c_str());
+  o.keep_fp32 = ptrs.empty() ? nullptr : ptrs.data();
+  o.keep_fp32_count = ptrs.size();
+  q8_checkpoint_report r{};
+  r.struct_size = sizeof r;
+  check(q8_checkpoint_quantize(input.c_str(), output.c_str(), &o, &r));
+  return r;
+}
+
 }  // namespace q8b

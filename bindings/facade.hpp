@@ -282,4 +282,11 @@ class BatchNormFold {
 // The keep (1) / prune (0) mask of f32 weights under `options` (q8_prune_mask).
 q8_tensor *prune_mask(const q8_tensor *weights, const q8_prune_options *options);
 
+// ---- checkpoints (q8/checkpoint.h) ----------------------------------------------------------
+
+// Quantizes the safetensors file `input` into the .q8 file `output` (q8_checkpoint_quantize) and
+// returns what the run did. `keep_fp32`: tensor names to leave unquantized, one per line ("" for none).
+q8_checkpoint_report checkpoint_quantize(const std::string &input, const std::string &output,
+                                         const q8_checkpoint_options *options, const std::string &keep_fp32);
+
 }  // namespace q8b

@@ -29,6 +29,9 @@ typedef q8_tensor Q8Tensor;
 typedef q8_observer Q8Observer;
 typedef q8_model Q8Model;
 typedef q8_session Q8Session;
+typedef q8_partition_plan Q8PartitionPlan;
+typedef q8_pipeline Q8Pipeline;
+typedef q8_calibration Q8Calibration;
 %}
 
 /* int64_t is long on LP64 targets (Linux, macOS): what stdint.i must be told. */
@@ -71,6 +74,12 @@ typedef q8_session Q8Session;
 %rename(SparseFormat) q8_sparse_format;
 %rename(SparsePolicy) q8_sparse_policy;
 %rename(Conv2dOptions) q8_conv2d_options;
+%rename(PartitionBalance) q8_partition_balance;
+%rename(PartitionOptions) q8_partition_options;
+%rename(PipelineOptions) q8_pipeline_options;
+%rename(WeightFormat) q8_weight_format;
+%rename(CheckpointOptions) q8_checkpoint_options;
+%rename(CheckpointReport) q8_checkpoint_report;
 
 /* ---- what is reached another way --------------------------------------------------------- */
 /* Handles through pointers, borrowed strings, raw arrays: class methods or facade calls. */
@@ -99,6 +108,21 @@ typedef q8_session Q8Session;
 %ignore q8_prune_schedule_cubic;
 %ignore q8_conv2d_output_shape;
 %ignore q8_observer_frozen;
+/* Partition plans and pipelines: the PartitionPlan and Pipeline classes. */
+%rename("$ignore", regextarget=1) "^q8_partition_plan_";
+%rename("$ignore", regextarget=1) "^q8_pipeline_(create|destroy|run|output|output_count)$";
+%ignore q8_partition_info;
+%ignore q8_partition_options::struct_size; %ignore q8_pipeline_options::struct_size;
+%ignore q8_partition_options_init; %ignore q8_pipeline_options_init;
+/* Calibration: the Calibration class and Model.calibrate / quantizeCalibrated. The statistics'
+ * flat arrays, widening and serialization exist for MPI-style reductions in C (docs/DISTRIBUTED.md). */
+%ignore q8_model_calibrate; %ignore q8_model_quantize_calibrated;
+%rename("$ignore", regextarget=1) "^q8_calibration_";
+/* Checkpoints: checkpointQuantize(input, output, options) returns the report. */
+%ignore q8_checkpoint_quantize; %ignore q8_checkpoint_options_init;
+%ignore q8_checkpoint_options::struct_size; %ignore q8_checkpoint_options::keep_fp32;
+%ignore q8_checkpoint_options::keep_fp32_count; %ignore q8_checkpoint_options::progress;
+%ignore q8_checkpoint_options::progress_user; %ignore q8_checkpoint_report::struct_size;
 /* QAT math over raw arrays (facade.hpp has the checked forms). */
 %rename("$ignore", regextarget=1) "^q8_qat_";
 %ignore q8_ptq_options::keep_fp32; %ignore q8_ptq_options::keep_fp32_count;
@@ -127,8 +151,19 @@ typedef q8_session Q8Session;
 %extend q8_ptq_options { q8_ptq_options() { auto *o = new q8_ptq_options; q8b::check(q8_ptq_options_init(o)); return o; } }
 %extend q8_conv2d_options { q8_conv2d_options() { auto *o = new q8_conv2d_options; q8b::check(q8_conv2d_options_init(o)); return o; } }
 %extend q8_prune_options { q8_prune_options() { auto *o = new q8_prune_options; q8b::check(q8_prune_options_init(o)); return o; } }
+%extend q8_partition_options { q8_partition_options() { auto *o = new q8_partition_options; q8b::check(q8_partition_options_init(o)); return o; } }
+%extend q8_pipeline_options { q8_pipeline_options() { auto *o = new q8_pipeline_options; q8b::check(q8_pipeline_options_init(o)); return o; } }
+%extend q8_checkpoint_options { q8_checkpoint_options() { auto *o = new q8_checkpoint_options; q8b::check(q8_checkpoint_options_init(o)); return o; } }
+%extend q8_checkpoint_report { q8_checkpoint_report() { auto *r = new q8_checkpoint_report(); r->struct_size = sizeof *r; return r; } }
 
 %{
+/* Partition i's description (q8_partition_info), checked. */
+static q8_partition_info q8b_partition_info(const q8_partition_plan *p, size_t i) {
+  q8_partition_info info{};
+  info.struct_size = sizeof info;
+  q8b::check(q8_partition_plan_info(p, i, &info));
+  return info;
+}
 /* The observer's channel count, which an output array's length must equal. */
 static size_t q8b_observer_channels(const q8_observer *o, size_t out_len) {
   size_t n = 0;
@@ -157,15 +192,26 @@ static double q8b_observer_pick(const q8_observer *o, size_t c, int what) {
 %rename(Observer) Q8Observer;
 %rename(Model) Q8Model;
 %rename(Session) Q8Session;
+%rename(PartitionPlan) Q8PartitionPlan;
+%rename(Pipeline) Q8Pipeline;
+%rename(Calibration) Q8Calibration;
+%nodefaultctor Q8Calibration;
 %nodefaultctor Q8Model;
+%nodefaultctor Q8PartitionPlan;
 struct Q8Tensor {};
 struct Q8Observer {};
 struct Q8Model {};
 struct Q8Session {};
+struct Q8PartitionPlan {};
+struct Q8Pipeline {};
+struct Q8Calibration {};
 typedef Q8Tensor q8_tensor;
 typedef Q8Observer q8_observer;
 typedef Q8Model q8_model;
 typedef Q8Session q8_session;
+typedef Q8PartitionPlan q8_partition_plan;
+typedef Q8Pipeline q8_pipeline;
+typedef Q8Calibration q8_calibration;
 
 %newobject Q8Tensor::fromF32; %newobject Q8Tensor::fromS8; %newobject Q8Tensor::fromU8;
 %newobject Q8Tensor::fromS32; %newobject Q8Tensor::clone;
@@ -173,6 +219,9 @@ typedef Q8Session q8_session;
 %newobject Q8Model::loadBytes; %newobject Q8Model::quantize;
 %newobject Q8Model::extract; %newobject Q8Model::append;
 %newobject Q8Session::output; %newobject Q8Session::tensor;
+%newobject Q8PartitionPlan::create; %newobject Q8PartitionPlan::load; %newobject Q8PartitionPlan::loadBytes;
+%newobject Q8PartitionPlan::model; %newobject Q8Pipeline::output;
+%newobject Q8Model::calibrate; %newobject Q8Model::quantizeCalibrated;
 %newobject q8b::quantize_tensor; %newobject q8b::dequantize_tensor; %newobject q8b::prune_mask;
 
 %extend Q8Tensor {
@@ -337,6 +386,23 @@ typedef Q8Session q8_session;
   Q8Model *extract(const char *name, bool dequantize) const {
     q8_model *m = nullptr; q8b::check(q8_model_extract($self, &name, 1, dequantize ? 1 : 0, &m)); return q8b::born(m);
   }
+  /* The activation statistics static quantization would gather on `calibration` (batches as for
+   * quantize), to merge with others' and quantize later (q8_model_calibrate). */
+  Q8Calibration *calibrate(const q8_ptq_options *options, const q8b::TensorList *calibration) const {
+    q8b::require_open(calibration, "tensor list");
+    size_t inputs = 0; q8b::check(q8_model_input_count($self, &inputs));
+    const size_t count = calibration->size();
+    if (!inputs || count % inputs)
+      q8b::fail(Q8_ERR_INVALID_ARGUMENT, "calibration holds " + std::to_string(count) + " tensors, not a multiple of the model's " + std::to_string(inputs) + " inputs");
+    q8_calibration *c = nullptr;
+    q8b::check(q8_model_calibrate($self, options, calibration->data(), count / inputs, &c));
+    return q8b::born(c);
+  }
+  /* Static quantization with a calibration's parameters (q8_model_quantize_calibrated). */
+  Q8Model *quantizeCalibrated(const q8_ptq_options *options, const q8_calibration *calibration) const {
+    q8b::require_open(calibration, "calibration");
+    q8_model *m = nullptr; q8b::check(q8_model_quantize_calibrated($self, options, calibration, &m)); return q8b::born(m);
+  }
   /* `head` (one input) fed from this model's tensor `connect`; outputs are the head's (q8_model_append). */
   Q8Model *append(const q8_model *head, const char *connect) const {
     q8b::require_open(head, "model");
@@ -367,11 +433,82 @@ typedef Q8Session q8_session;
   Q8Tensor *tensor(const char *name) const { const q8_tensor *t = nullptr; q8b::check(q8_session_tensor($self, name, &t)); return q8b::clone_tensor(t); }
 }
 
+%extend Q8Calibration {
+  ~Q8Calibration() { q8b::died($self); q8_calibration_destroy($self); }
+  /* This calibration becomes that of both data sets, exactly (q8_calibration_merge). */
+  void merge(const q8_calibration *other) { q8b::require_open(other, "calibration"); q8b::check(q8_calibration_merge($self, other)); }
+  size_t activationCount() const { size_t n = 0; q8b::check(q8_calibration_activation_count($self, &n)); return n; }
+  std::string activationName(size_t i) const { const char *s = nullptr; q8b::check(q8_calibration_activation_name($self, i, &s)); return s; }
+}
+
+%extend Q8PartitionPlan {
+  /* A plan for `model` by count and/or memory budget (q8_partition_plan_create); it keeps what it
+   * needs of the model. */
+  static Q8PartitionPlan *create(const q8_model *model, const q8_partition_options *options) {
+    q8b::require_open(model, "model");
+    q8_partition_plan *p = nullptr; q8b::check(q8_partition_plan_create(model, options, &p)); return q8b::born(p);
+  }
+  /* A plan saved as JSON for `model` (a file, or its bytes). */
+  static Q8PartitionPlan *load(const q8_model *model, const char *path) {
+    q8b::require_open(model, "model");
+    q8_partition_plan *p = nullptr; q8b::check(q8_partition_plan_load(model, path, &p)); return q8b::born(p);
+  }
+  static Q8PartitionPlan *loadBytes(const q8_model *model, const void *bytes_in, size_t bytes_in_len) {
+    q8b::require_open(model, "model");
+    q8_partition_plan *p = nullptr; q8b::check(q8_partition_plan_load_bytes(model, bytes_in, bytes_in_len, &p)); return q8b::born(p);
+  }
+  ~Q8PartitionPlan() { q8b::died($self); q8_partition_plan_destroy($self); }
+  size_t count() const { size_t n = 0; q8b::check(q8_partition_plan_count($self, &n)); return n; }
+  /* Partition i: its first node's index, node count, weight bytes, FLOPs, inputs and outputs. */
+  size_t firstNode(size_t i) const { return q8b_partition_info($self, i).first_node; }
+  size_t nodeCount(size_t i) const { return q8b_partition_info($self, i).node_count; }
+  uint64_t weightBytes(size_t i) const { return q8b_partition_info($self, i).weight_bytes; }
+  uint64_t flops(size_t i) const { return q8b_partition_info($self, i).flops; }
+  size_t inputCount(size_t i) const { return q8b_partition_info($self, i).input_count; }
+  size_t outputCount(size_t i) const { return q8b_partition_info($self, i).output_count; }
+  std::string inputName(size_t i, size_t j) const { const char *s = nullptr; q8b::check(q8_partition_plan_input($self, i, j, &s)); return s; }
+  std::string outputName(size_t i, size_t j) const { const char *s = nullptr; q8b::check(q8_partition_plan_output($self, i, j, &s)); return s; }
+  /* Partition i as a model of its own (weights shared). */
+  Q8Model *model(size_t i) const { q8_model *m = nullptr; q8b::check(q8_partition_plan_model($self, i, &m)); return q8b::born(m); }
+  /* The plan as a table, or as the JSON save() writes. */
+  std::string describe(bool json) const {
+    char *t = nullptr; q8b::check(q8_partition_plan_describe($self, json ? 1 : 0, &t));
+    std::string s(t); q8_free(t); return s;
+  }
+  /* Writes the plan as JSON, atomically. */
+  void save(const char *path) const { q8b::check(q8_partition_plan_save($self, path)); }
+}
+
+%extend Q8Pipeline {
+  /* The plan's partitions prepared for `batch` rows as a oneTBB flow graph (micro-batches,
+   * replicas); the pipeline keeps the weights alive, so the plan may be closed first. */
+  Q8Pipeline(const q8_partition_plan *plan, int64_t batch, const q8_pipeline_options *options) {
+    q8b::require_open(plan, "partition plan");
+    q8_pipeline *p = nullptr; q8b::check(q8_pipeline_create(plan, batch, options, &p)); return q8b::born(p);
+  }
+  ~Q8Pipeline() { q8b::died($self); q8_pipeline_destroy($self); }
+  /* Runs the whole batch, one tensor per model input in order. */
+  void run(const q8b::TensorList *inputs) {
+    q8b::require_open(inputs, "tensor list");
+    q8b::check(q8_pipeline_run($self, inputs->data(), inputs->size()));
+  }
+  void runOne(const q8_tensor *input) {
+    q8b::require_open(input, "tensor");
+    q8b::check(q8_pipeline_run($self, &input, 1));
+  }
+  /* The whole model's number of outputs, and a copy of output i after the last run. */
+  size_t outputCount() const { size_t n = 0; q8b::check(q8_pipeline_output_count($self, &n)); return n; }
+  Q8Tensor *output(size_t i) const { const q8_tensor *t = nullptr; q8b::check(q8_pipeline_output($self, i, &t)); return q8b::clone_tensor(t); }
+}
+
 /* ---- the C API and the facade ------------------------------------------------------------- */
 %warnfilter(302) q8_tensor;
 %warnfilter(302) q8_observer;
 %warnfilter(302) q8_model;
 %warnfilter(302) q8_session;
+%warnfilter(302) q8_partition_plan;
+%warnfilter(302) q8_pipeline;
+%warnfilter(302) q8_calibration;
 %include "q8/common.h"
 %include "q8/tensor.h"
 %include "q8/quant.h"
@@ -384,6 +521,9 @@ typedef Q8Session q8_session;
 %include "q8/sparse.h"
 %include "q8/model.h"
 %include "q8/qat.h"
+%include "q8/calibration.h"
+%include "q8/partition.h"
+%include "q8/checkpoint.h"
 
 %rename(QParams) q8b::QParams;
 %rename(Multiplier) q8b::Multiplier;

@@ -53,7 +53,8 @@ __all__ = [
     "FormatError", "UnsupportedError", "InternalError", "StateError",
     "Status", "DType", "Scheme", "ObserverKind", "PtqMode", "Rounding", "Isa", "PrunePattern",
     "PruneNorm", "QParams", "Tensor", "Observer", "PackedMatrix", "DynamicLinear", "Model",
-    "Session", "quantize", "dequantize", "requantize", "qparams_from_range", "gemm_u8s8",
+    "Session", "Calibration", "PartitionBalance", "PartitionPlan", "Pipeline", "WeightFormat",
+    "checkpoint_quantize", "quantize", "dequantize", "requantize", "qparams_from_range", "gemm_u8s8",
     "gemm_s8s8", "gemm_f32", "dynamic_quantize_u8", "prune_mask", "live_handles", "version",
     "set_threads", "threads", "isa", "set_isa", "isa_supported", "capi", "fixed", "qat",
 ]
@@ -832,6 +833,46 @@ def _tensor_list(groups: Iterable[Sequence[Any]]):
     return tl
 
 
+def _ptq_options(mode, per_channel, weight_scheme, activation_scheme, observer, percentile):
+    options = _n.PtqOptions()
+    options.mode = int(_enum(PtqMode, mode, "mode"))
+    options.per_channel = 1 if per_channel else 0
+    if weight_scheme is not None:
+        options.weight_scheme = int(_enum(Scheme, weight_scheme, "weight scheme"))
+    if activation_scheme is not None:
+        options.activation_scheme = int(_enum(Scheme, activation_scheme, "activation scheme"))
+    if observer is not None:
+        options.observer = int(_enum(ObserverKind, observer, "observer"))
+    if percentile is not None:
+        options.percentile = float(percentile)
+    return options
+
+
+def _run(h, inputs) -> None:
+    """Runs a native Session or Pipeline on one array (or Tensor) per model input."""
+    if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+        inputs = tuple(inputs[0])
+    if len(inputs) == 1:
+        t, temporary = _tensor_arg(inputs[0])
+        try:
+            h.runOne(t._live())
+        finally:
+            if temporary:
+                t.close()
+    else:
+        tl = _tensor_list([inputs])
+        try:
+            h.run(tl)
+        finally:
+            type(tl).__swig_destroy__(tl)
+
+
+def _batches(calibration):
+    """A TensorList of calibration batches: a list or tuple is one batch of a multi-input model,
+    anything else one input's batch."""
+    return _tensor_list([tuple(b) if isinstance(b, (list, tuple)) else (b,) for b in calibration or ()])
+
+
 class Model(_Handle):
     """A whole model: an FP32 or quantized ONNX model, or a .q8 file.
 
@@ -919,24 +960,35 @@ class Model(_Handle):
         """A quantized copy. Static mode calibrates on `calibration`: an iterable of batches, each
         an array (single-input models) or a sequence of arrays, one per input."""
         h = self._live()
-        options = _n.PtqOptions()
-        options.mode = int(_enum(PtqMode, mode, "mode"))
-        options.per_channel = 1 if per_channel else 0
-        if weight_scheme is not None:
-            options.weight_scheme = int(_enum(Scheme, weight_scheme, "weight scheme"))
-        if activation_scheme is not None:
-            options.activation_scheme = int(_enum(Scheme, activation_scheme, "activation scheme"))
-        if observer is not None:
-            options.observer = int(_enum(ObserverKind, observer, "observer"))
-        if percentile is not None:
-            options.percentile = float(percentile)
-        # A list or tuple is one batch of a multi-input model; anything else one input's batch.
-        groups = [tuple(b) if isinstance(b, (list, tuple)) else (b,) for b in calibration or ()]
-        tl = _tensor_list(groups)
+        options = _ptq_options(mode, per_channel, weight_scheme, activation_scheme, observer, percentile)
+        tl = _batches(calibration)
         try:
             return Model._adopt(h.quantize(options, tl))
         finally:
             type(tl).__swig_destroy__(tl)
+
+    def calibrate(self, calibration, *, activation_scheme=None, observer=None,
+                  percentile: Optional[float] = None) -> "Calibration":
+        """The activation statistics static quantization gathers on `calibration` (batches as
+        for quantize), to merge with other calibrations (other data, other processes) and
+        quantize later with quantize_calibrated: merging is exact, so the result equals
+        calibrating on all the data at once."""
+        options = _ptq_options(PtqMode.STATIC, True, None, activation_scheme, observer, percentile)
+        tl = _batches(calibration)
+        try:
+            return Calibration._adopt(self._live().calibrate(options, tl))
+        finally:
+            type(tl).__swig_destroy__(tl)
+
+    def quantize_calibrated(self, calibration: "Calibration", *, per_channel: bool = True,
+                            weight_scheme=None, activation_scheme=None, observer=None,
+                            percentile: Optional[float] = None) -> "Model":
+        """Static quantization with the parameters of `calibration` (activation_scheme, observer
+        and percentile must be those it was made with)."""
+        if not isinstance(calibration, Calibration):
+            raise _error(Status.ERR_INVALID_ARGUMENT, f"calibration must be a q8.Calibration, not {type(calibration).__name__}")
+        options = _ptq_options(PtqMode.STATIC, per_channel, weight_scheme, activation_scheme, observer, percentile)
+        return Model._adopt(self._live().quantizeCalibrated(options, calibration._live()))
 
     def extract(self, name: str, dequantize: bool = True) -> "Model":
         """A new model that computes only tensor `name` and what it needs (feature extraction;
@@ -1012,21 +1064,7 @@ class Session(_Handle):
         """Runs the model on one array (or Tensor) per model input, in order; returns every
         output as a numpy array."""
         h = self._live()
-        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
-            inputs = tuple(inputs[0])
-        if len(inputs) == 1:
-            t, temporary = _tensor_arg(inputs[0])
-            try:
-                h.runOne(t._live())
-            finally:
-                if temporary:
-                    t.close()
-        else:
-            tl = _tensor_list([inputs])
-            try:
-                h.run(tl)
-            finally:
-                type(tl).__swig_destroy__(tl)
+        _run(h, inputs)
         return [self.output(i) for i in range(self._outputs)]
 
     def output(self, index: int = 0) -> np.ndarray:
@@ -1052,6 +1090,156 @@ class Session(_Handle):
 
     def __repr__(self) -> str:
         return "q8.Session(closed)" if self.closed else f"q8.Session(batch={self.batch})"
+
+
+class Calibration(_Handle):
+    """Activation statistics from Model.calibrate. merge() adds another calibration's data
+    exactly (any split of the batches, merged in any order, gives the same quantized model)."""
+    __slots__ = ()
+    _kind = "Calibration"
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use model.calibrate(batches)")
+
+    def merge(self, other: "Calibration") -> "Calibration":
+        if not isinstance(other, Calibration):
+            raise _error(Status.ERR_INVALID_ARGUMENT, f"can only merge a q8.Calibration, not {type(other).__name__}")
+        self._live().merge(other._live())
+        return self
+
+    @property
+    def activations(self) -> list:
+        """Names of the activations it holds statistics for."""
+        h = self._live()
+        return [h.activationName(i) for i in range(h.activationCount())]
+
+    def __repr__(self) -> str:
+        return "q8.Calibration(closed)" if self.closed else f"q8.Calibration({len(self.activations)} activations)"
+
+
+class PartitionBalance(enum.IntEnum):
+    BYTES = 0
+    FLOPS = 1
+
+
+class PartitionPlan(_Handle):
+    """A model cut into contiguous partitions, by count and/or a memory budget (bytes of
+    weights per partition), balanced by bytes or FLOPs. It keeps what it needs of the model.
+
+        plan = q8.PartitionPlan(model, count=2, balance="flops")
+        print(plan.describe()); plan.save("plan.json")
+    """
+    __slots__ = ()
+    _kind = "PartitionPlan"
+
+    def __init__(self, model: "Model", count: int = 0, max_bytes: int = 0,
+                 balance: Union[PartitionBalance, str] = PartitionBalance.BYTES, batch: int = 1):
+        if not isinstance(model, Model):
+            raise _error(Status.ERR_INVALID_ARGUMENT, f"PartitionPlan takes a q8.Model, not {type(model).__name__}")
+        options = _n.PartitionOptions()
+        options.count = int(count)
+        options.max_bytes = int(max_bytes)
+        options.balance = int(_enum(PartitionBalance, balance, "balance"))
+        options.batch = int(batch)
+        self._h = _n.PartitionPlan.create(model._live(), options)
+
+    @classmethod
+    def load(cls, model: "Model", path: Union[str, os.PathLike]) -> "PartitionPlan":
+        """A plan saved (as JSON) for `model`."""
+        return cls._adopt(_n.PartitionPlan.load(model._live(), os.fsdecode(path)))
+
+    @classmethod
+    def load_bytes(cls, model: "Model", data) -> "PartitionPlan":
+        return cls._adopt(_n.PartitionPlan.loadBytes(model._live(), data))
+
+    def __len__(self) -> int:
+        return self._live().count()
+
+    def info(self, index: int) -> dict:
+        """Partition `index`: first node index, node count, weight bytes, FLOPs, input and output names."""
+        h, i = self._live(), int(index)
+        return {"first_node": h.firstNode(i), "nodes": h.nodeCount(i), "weight_bytes": h.weightBytes(i),
+                "flops": h.flops(i), "inputs": [h.inputName(i, j) for j in range(h.inputCount(i))],
+                "outputs": [h.outputName(i, j) for j in range(h.outputCount(i))]}
+
+    def model(self, index: int) -> "Model":
+        """Partition `index` as a model of its own (weights shared)."""
+        return Model._adopt(self._live().model(int(index)))
+
+    def describe(self, json: bool = False) -> str:
+        return self._live().describe(bool(json))
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the plan as JSON, atomically."""
+        self._live().save(os.fsdecode(path))
+
+    def __repr__(self) -> str:
+        return "q8.PartitionPlan(closed)" if self.closed else f"q8.PartitionPlan({len(self)} partitions)"
+
+
+class Pipeline(_Handle):
+    """The partitions of a plan run as a oneTBB flow graph: micro-batches flow through the
+    partitions (pipeline parallel), each partition runs up to `replicas` micro-batches at once
+    (data parallel). Outputs equal one session on the whole model, bit for bit (except for
+    dynamically quantized models, whose activation ranges come from each micro-batch).
+
+        with q8.Pipeline(plan, batch=512, micro_batch=64, threads=2) as p:
+            logits, = p.run(x)
+    """
+    __slots__ = ("_outputs", "batch")
+    _kind = "Pipeline"
+
+    def __init__(self, plan: PartitionPlan, batch: int, *, micro_batch: int = 0, replicas: int = 1,
+                 max_in_flight: int = 0, threads: int = 0):
+        if not isinstance(plan, PartitionPlan):
+            raise _error(Status.ERR_INVALID_ARGUMENT, f"Pipeline takes a q8.PartitionPlan, not {type(plan).__name__}")
+        options = _n.PipelineOptions()
+        options.micro_batch = int(micro_batch)
+        options.replicas = int(replicas)
+        options.max_in_flight = int(max_in_flight)
+        options.threads = int(threads)
+        self.batch = int(batch)
+        self._h = _n.Pipeline(plan._live(), self.batch, options)
+        self._outputs = self._h.outputCount()
+
+    def run(self, *inputs) -> list:
+        """Runs the batch (one array or Tensor per model input); returns every model output."""
+        h = self._live()
+        _run(h, inputs)
+        outputs = []
+        for i in range(self._outputs):
+            with Tensor._adopt(h.output(i)) as t:
+                outputs.append(t.numpy())
+        return outputs
+
+    def __repr__(self) -> str:
+        return "q8.Pipeline(closed)" if self.closed else f"q8.Pipeline(batch={self.batch})"
+
+
+class WeightFormat(enum.IntEnum):
+    INT8_PER_CHANNEL = 0
+    INT4_GROUPED = 1
+
+
+def checkpoint_quantize(input: Union[str, os.PathLike], output: Union[str, os.PathLike], *,
+                        weights: Union[WeightFormat, str] = WeightFormat.INT8_PER_CHANNEL,
+                        group_size: int = 64, max_memory: int = 512 << 20, threads: int = 0,
+                        min_elements: int = 4096, keep_fp32=()) -> dict:
+    """Streams a safetensors checkpoint into a weight-only quantized .q8 file (atomic), holding
+    at most `max_memory` bytes in flight; returns the run's report as a dict."""
+    options = _n.CheckpointOptions()
+    options.format = int(_enum(WeightFormat, weights, "weight format"))
+    options.group_size = int(group_size)
+    options.max_memory = int(max_memory)
+    options.threads = int(threads)
+    options.min_elements = int(min_elements)
+    names = [str(n) for n in keep_fp32]
+    if any("\n" in n for n in names):
+        raise _error(Status.ERR_INVALID_ARGUMENT, "a keep_fp32 name contains a newline")
+    r = _n.checkpoint_quantize(os.fsdecode(input), os.fsdecode(output), options, "\n".join(names))
+    return {"input_bytes": r.input_bytes, "output_bytes": r.output_bytes, "tensors": r.tensors,
+            "quantized_tensors": r.quantized_tensors, "peak_in_flight_bytes": r.peak_in_flight_bytes,
+            "seconds": r.seconds}
 
 
 # ---- runtime -----------------------------------------------------------------------------------
