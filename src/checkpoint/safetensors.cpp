@@ -183,6 +183,7 @@ Header parse_header(const uint8_t *file, std::size_t size) {
 }
 
 void widen_to_f32(DType d, const uint8_t *src, float *dst, std::size_t n) noexcept {
+  if (n == 0) return;  // an empty tensor's buffers may be null, which memcpy must never see
   if (d == DType::F32) {
     std::memcpy(dst, src, n * 4);
   } else if (d == DType::BF16) {
