@@ -116,6 +116,7 @@ bool is_quantized_dtype(q8_dtype d) { return d == Q8_DTYPE_S8 || d == Q8_DTYPE_U
 
 std::string node_precision(const Graph &g, const Node &n) {
   if (n.domain == "ai.q8" && (n.op == "DynamicGemm" || n.op == "DynamicConv")) return "int8 dynamic";
+  if (n.domain == "ai.q8" && n.op == "DequantizeBlockwise") return "convert int" + std::to_string(n.get_int("bits", 4));
   static const char *const qops[] = {"QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger",
                                      "QGemm", "QLinearAdd", "QLinearMul", "QLinearSigmoid",
                                      "QLinearTanh", "QLinearConcat", "QLinearGlobalAveragePool",
