@@ -13,6 +13,7 @@
 #include "calibration/fingerprint.hpp"
 #include "calibration/serialize.hpp"
 #include "calibration/stats.hpp"
+#include "capi/caller_memory.hpp"
 #include "capi/guard.hpp"
 #include "ptq/ptq.hpp"
 
@@ -191,10 +192,7 @@ q8_status q8_calibration_save_bytes(const q8_calibration *calib, void **data, si
     Q8_CHECK_NOT_NULL(data);
     Q8_CHECK_NOT_NULL(size);
     const std::vector<uint8_t> bytes = calibration::save(s);
-    void *p = std::malloc(bytes.size());
-    if (!p) throw std::bad_alloc();
-    std::memcpy(p, bytes.data(), bytes.size());
-    *data = p;
+    *data = capi::caller_copy(bytes.data(), bytes.size());
     *size = bytes.size();
   });
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "capi/caller_memory.hpp"
 #include "capi/guard.hpp"
 #include "q8/model.h"
 #include "format/format.hpp"
@@ -43,10 +44,7 @@ q8_status q8_model_save_bytes(const q8_model *model, void **data, size_t *size) 
     Q8_CHECK_NOT_NULL(data);
     Q8_CHECK_NOT_NULL(size);
     const std::vector<uint8_t> image = format::write(model->graph);
-    void *p = std::malloc(image.size());
-    if (!p) throw std::bad_alloc();
-    std::memcpy(p, image.data(), image.size());
-    *data = p;
+    *data = capi::caller_copy(image.data(), image.size());
     *size = image.size();
   });
 }

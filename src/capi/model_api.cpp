@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "capi/caller_memory.hpp"
 #include "capi/guard.hpp"
 #include "q8/model.h"
 #include "model/describe.hpp"
@@ -35,12 +36,6 @@ const char *endpoint(const q8_model &m, const std::vector<int> &ids, size_t i, c
     fail(Q8_ERR_INVALID_ARGUMENT, std::string(what) + " " + std::to_string(i) + " is out of range (the node has " +
                                       std::to_string(ids.size()) + ")");
   return ids[i] < 0 ? nullptr : m.graph.values[ids[i]].name.c_str();
-}
-char *dup_string(const std::string &s) {
-  char *p = static_cast<char *>(std::malloc(s.size() + 1));
-  if (!p) throw std::bad_alloc();
-  std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
 }
 }  // namespace
 
@@ -143,7 +138,7 @@ q8_status q8_model_describe(const q8_model *model, int json, char **text) {
   return guard(__func__, [&] {
     Q8_CHECK_NOT_NULL(text);
     const q8_model &m = deref_model(model);
-    *text = dup_string(json ? model::describe_json(m.graph) : model::describe_text(m.graph));
+    *text = capi::caller_string(json ? model::describe_json(m.graph) : model::describe_text(m.graph));
   });
 }
 

@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "capi/caller_memory.hpp"
 #include "capi/guard.hpp"
 #include "onnx/export.hpp"
 #include "onnx/import.hpp"
@@ -45,10 +46,7 @@ q8_status q8_model_export_onnx_bytes(const q8_model *model, void **data, size_t 
     Q8_CHECK_NOT_NULL(data);
     Q8_CHECK_NOT_NULL(size);
     const std::string bytes = onnx::export_onnx(model->graph);
-    void *p = std::malloc(bytes.empty() ? 1 : bytes.size());
-    if (!p) throw std::bad_alloc();
-    std::memcpy(p, bytes.data(), bytes.size());
-    *data = p;
+    *data = capi::caller_copy(bytes.data(), bytes.size());
     *size = bytes.size();
   });
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "capi/caller_memory.hpp"
 #include "capi/guard.hpp"
 #include "format/atomic_file.hpp"
 #include "partition/pipeline.hpp"
@@ -48,13 +49,6 @@ T read_struct(const T *in, const char *what) {
   T o;
   std::memcpy(&o, in, sizeof o);
   return o;
-}
-
-char *dup_string(const std::string &s) {
-  char *p = static_cast<char *>(std::malloc(s.size() + 1));
-  if (!p) throw std::bad_alloc();
-  std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
 }
 
 }  // namespace
@@ -145,7 +139,7 @@ q8_status q8_partition_plan_describe(const q8_partition_plan *plan, int json, ch
   return guard(__func__, [&] {
     Q8_CHECK_NOT_NULL(text);
     const partition::Plan &p = deref_plan(plan);
-    *text = dup_string(json ? partition::to_json(p) : partition::describe_text(p));
+    *text = capi::caller_string(json ? partition::to_json(p) : partition::describe_text(p));
   });
 }
 
