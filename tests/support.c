@@ -81,6 +81,37 @@ int32_t ref_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t sh
   return ref_div_pot(ref_high_mul((int32_t)v, mult), right);
 }
 
+/* Same dtype, shape, bytes and quantization parameters (the values of per-tensor ones). */
+void expect_same_tensor(const q8_tensor *a, const q8_tensor *b, const char *what) {
+  q8_dtype da, db;
+  size_t ra, rb, na, nb, qa, qb;
+  int64_t sa[8], sb[8];
+  int32_t axa, axb;
+  Q8_OK_OR_FAIL(q8_tensor_dtype(a, &da));
+  Q8_OK_OR_FAIL(q8_tensor_dtype(b, &db));
+  cr_assert_eq(da, db, "%s: %s vs %s", what, q8_dtype_name(da), q8_dtype_name(db));
+  Q8_OK_OR_FAIL(q8_tensor_rank(a, &ra));
+  Q8_OK_OR_FAIL(q8_tensor_rank(b, &rb));
+  cr_assert_eq(ra, rb, "%s: rank", what);
+  Q8_OK_OR_FAIL(q8_tensor_shape(a, sa, 8));
+  Q8_OK_OR_FAIL(q8_tensor_shape(b, sb, 8));
+  cr_assert(memcmp(sa, sb, ra * sizeof(int64_t)) == 0, "%s: shapes differ", what);
+  Q8_OK_OR_FAIL(q8_tensor_nbytes(a, &na));
+  Q8_OK_OR_FAIL(q8_tensor_nbytes(b, &nb));
+  cr_assert_eq(na, nb);
+  cr_assert(na > 0 && memcmp(tensor_data(a), tensor_data(b), na) == 0, "%s: values differ", what);
+  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(a, &axa, &qa));
+  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(b, &axb, &qb));
+  cr_assert(qa == qb && (qa == 0 || axa == axb), "%s: qparams layouts differ", what);
+  if (qa == 1) {
+    float s1, s2;
+    int32_t z1, z2;
+    Q8_OK_OR_FAIL(q8_tensor_get_qparams(a, &s1, &z1, 1));
+    Q8_OK_OR_FAIL(q8_tensor_get_qparams(b, &s2, &z2, 1));
+    cr_assert(s1 == s2 && z1 == z2, "%s: qparams (%g, %d) vs (%g, %d)", what, s1, z1, s2, z2);
+  }
+}
+
 int model_describe_has(const q8_model *m, const char *needle) {
   char *text = NULL;
   Q8_OK_OR_FAIL(q8_model_describe(m, 0, &text));

@@ -69,6 +69,10 @@ typedef struct {
 } epilogue_buf;
 const q8_gemm_epilogue *epilogue_variant(epilogue_buf *e, int v, int64_t n, int64_t k, test_rng *r);
 
+/* Fails the test unless a and b have the same dtype, shape, bytes, quantization parameter layout
+ * and (per tensor) parameters; `what` names the comparison. */
+void expect_same_tensor(const q8_tensor *a, const q8_tensor *b, const char *what);
+
 /* Whether q8_model_describe's text for m contains needle (fails the test if describe fails). */
 int model_describe_has(const q8_model *m, const char *needle);
 

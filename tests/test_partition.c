@@ -365,42 +365,6 @@ static q8_session *whole_run(const q8_model *m, q8_tensor **in) {
   return s;
 }
 
-static void *data_of(const q8_tensor *t) {
-  void *p = NULL;
-  Q8_OK_OR_FAIL(q8_tensor_data(t, &p));
-  return p;
-}
-
-/* Same dtype, shape, bytes and per-tensor parameters. */
-static void expect_same(const q8_tensor *a, const q8_tensor *b, const char *what) {
-  q8_dtype da, db;
-  size_t ra, rb, na, nb, qa, qb;
-  int64_t sa[8], sb[8];
-  int32_t axa, axb;
-  Q8_OK_OR_FAIL(q8_tensor_dtype(a, &da));
-  Q8_OK_OR_FAIL(q8_tensor_dtype(b, &db));
-  cr_assert_eq(da, db, "%s: dtypes differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_rank(a, &ra));
-  Q8_OK_OR_FAIL(q8_tensor_rank(b, &rb));
-  cr_assert_eq(ra, rb, "%s: ranks differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_shape(a, sa, 8));
-  Q8_OK_OR_FAIL(q8_tensor_shape(b, sb, 8));
-  cr_assert(memcmp(sa, sb, ra * sizeof(int64_t)) == 0, "%s: shapes differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_nbytes(a, &na));
-  Q8_OK_OR_FAIL(q8_tensor_nbytes(b, &nb));
-  cr_assert(na == nb && na > 0 && memcmp(data_of(a), data_of(b), na) == 0, "%s: values differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(a, &axa, &qa));
-  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(b, &axb, &qb));
-  cr_assert(qa == qb && (qa == 0 || axa == axb), "%s: qparams layouts differ", what);
-  if (qa == 1) {
-    float s1, s2;
-    int32_t z1, z2;
-    Q8_OK_OR_FAIL(q8_tensor_get_qparams(a, &s1, &z1, 1));
-    Q8_OK_OR_FAIL(q8_tensor_get_qparams(b, &s2, &z2, 1));
-    cr_assert(s1 == s2 && z1 == z2, "%s: qparams differ", what);
-  }
-}
-
 /* Runs plan p's partitions one after another at 450 rows, each on the tensors earlier ones
  * produced (looked up by name), and compares the last outputs with the whole model's. */
 static void expect_chain_equal(const q8_model *m, const q8_partition_plan *p, const q8_session *whole, q8_tensor *in,
@@ -433,7 +397,7 @@ static void expect_chain_equal(const q8_model *m, const q8_partition_plan *p, co
   const q8_tensor *got = NULL, *want = NULL;
   Q8_OK_OR_FAIL(q8_session_tensor(sessions[parts - 1], out_name, &got));
   Q8_OK_OR_FAIL(q8_session_output(whole, 0, &want));
-  expect_same(got, want, what);
+  expect_same_tensor(got, want, what);
   for (size_t k = 0; k < parts; ++k) {
     q8_session_destroy(sessions[k]);
     q8_model_destroy(models[k]);
@@ -519,9 +483,9 @@ static void expect_pipelines_equal(const q8_model *m, const q8_partition_plan *p
           snprintf(w, sizeof w, "%s: micro %lld, replicas %zu, threads %zu, in flight %zu", what,
                    (long long)micros[mi], replicas, threads, in_flight);
           Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
-          expect_same(pipeline_output(pl), want, w);
+          expect_same_tensor(pipeline_output(pl), want, w);
           Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1)); /* runs repeat */
-          expect_same(pipeline_output(pl), want, w);
+          expect_same_tensor(pipeline_output(pl), want, w);
           q8_pipeline_destroy(pl);
         }
   q8_session_destroy(whole);
@@ -575,7 +539,7 @@ Test(partition_pipeline, dynamic_quantization_is_per_micro_batch) {
     DIGITS_OR_FAIL(digits_wrap(m, g_test.x, g_test.n, &in));
     q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, micro, 2, 2, 0);
     Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
-    const float *got = data_of(pipeline_output(pl));
+    const float *got = tensor_data(pipeline_output(pl));
     int differs_from_whole = 0;
     for (size_t first = 0; first < g_test.n; first += (size_t)micro) {
       const size_t rows = g_test.n - first < (size_t)micro ? g_test.n - first : (size_t)micro;
@@ -589,7 +553,7 @@ Test(partition_pipeline, dynamic_quantization_is_per_micro_batch) {
     q8_session *whole = whole_run(m, &whole_in);
     const q8_tensor *w = NULL;
     Q8_OK_OR_FAIL(q8_session_output(whole, 0, &w));
-    differs_from_whole = memcmp(data_of(w), got, g_test.n * DIGITS_CLASSES * sizeof(float)) != 0;
+    differs_from_whole = memcmp(tensor_data(w), got, g_test.n * DIGITS_CLASSES * sizeof(float)) != 0;
     cr_assert(differs_from_whole, "model %d: per-micro-batch ranges should change some bits", which);
     q8_session_destroy(whole);
     q8_tensor_destroy(whole_in);
@@ -611,7 +575,7 @@ Test(partition_pipeline, outlives_plan_and_model) {
   Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
   const q8_tensor *want = NULL;
   Q8_OK_OR_FAIL(q8_session_output(whole, 0, &want));
-  expect_same(pipeline_output(pl), want, "after the plan is gone");
+  expect_same_tensor(pipeline_output(pl), want, "after the plan is gone");
   q8_session_destroy(whole);
   q8_model_destroy(m);
   Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));

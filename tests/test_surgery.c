@@ -61,43 +61,6 @@ static const q8_tensor *output_of(const q8_session *s, size_t i) {
   return t;
 }
 
-static void *data_of(const q8_tensor *t) {
-  void *p = NULL;
-  Q8_OK_OR_FAIL(q8_tensor_data(t, &p));
-  return p;
-}
-
-/* Same dtype, shape, bytes and quantization parameters. */
-static void expect_same(const q8_tensor *a, const q8_tensor *b, const char *what) {
-  q8_dtype da, db;
-  size_t ra, rb, na, nb, qa, qb;
-  int64_t sa[8], sb[8];
-  int32_t axa, axb;
-  Q8_OK_OR_FAIL(q8_tensor_dtype(a, &da));
-  Q8_OK_OR_FAIL(q8_tensor_dtype(b, &db));
-  cr_assert_eq(da, db, "%s: %s vs %s", what, q8_dtype_name(da), q8_dtype_name(db));
-  Q8_OK_OR_FAIL(q8_tensor_rank(a, &ra));
-  Q8_OK_OR_FAIL(q8_tensor_rank(b, &rb));
-  cr_assert_eq(ra, rb, "%s: rank", what);
-  Q8_OK_OR_FAIL(q8_tensor_shape(a, sa, 8));
-  Q8_OK_OR_FAIL(q8_tensor_shape(b, sb, 8));
-  cr_assert(memcmp(sa, sb, ra * sizeof(int64_t)) == 0, "%s: shapes differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_nbytes(a, &na));
-  Q8_OK_OR_FAIL(q8_tensor_nbytes(b, &nb));
-  cr_assert_eq(na, nb);
-  cr_assert(na > 0 && memcmp(data_of(a), data_of(b), na) == 0, "%s: values differ", what);
-  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(a, &axa, &qa));
-  Q8_OK_OR_FAIL(q8_tensor_qparams_layout(b, &axb, &qb));
-  cr_assert(qa == qb && (qa == 0 || axa == axb), "%s: qparams layouts differ", what);
-  if (qa == 1) {
-    float s1, s2;
-    int32_t z1, z2;
-    Q8_OK_OR_FAIL(q8_tensor_get_qparams(a, &s1, &z1, 1));
-    Q8_OK_OR_FAIL(q8_tensor_get_qparams(b, &s2, &z2, 1));
-    cr_assert(s1 == s2 && z1 == z2, "%s: qparams (%g, %d) vs (%g, %d)", what, s1, z1, s2, z2);
-  }
-}
-
 /* q8_dequantize of q into a new f32 tensor (the caller destroys it). */
 static q8_tensor *dequantized(const q8_tensor *q) {
   size_t rank;
@@ -217,7 +180,7 @@ static void onnx_initializer(pb *graph, const char *name, const q8_tensor *t) {
   for (size_t i = 0; i < rank; ++i) pb_int(&tp, 1, shape[i]);
   pb_int(&tp, 2, onnx_type(dt));
   pb_str(&tp, 8, name);
-  pb_bytes(&tp, 9, data_of(t), nbytes);
+  pb_bytes(&tp, 9, tensor_data(t), nbytes);
   pb_msg(graph, 5, &tp);
 }
 
@@ -321,7 +284,7 @@ static q8_model *tiny_head(int64_t in, int64_t outs, uint64_t seed) {
   rng_seed(&r, seed);
   const int64_t ws[2] = {outs, in}, bs[1] = {outs};
   q8_tensor *w = make_tensor(Q8_DTYPE_F32, ws, 2), *b = make_tensor(Q8_DTYPE_F32, bs, 1);
-  float *wp = data_of(w), *bp = data_of(b);
+  float *wp = tensor_data(w), *bp = tensor_data(b);
   for (int64_t i = 0; i < outs * in; ++i) wp[i] = (float)(rng_normal(&r) * 0.1);
   for (int64_t i = 0; i < outs; ++i) bp[i] = (float)(rng_normal(&r) * 0.1);
   q8_model *h = fp32_gemm_head(w, b, in, outs, "scores");
@@ -341,8 +304,8 @@ static void expect_scores(const q8_tensor *scores, const q8_tensor *features, co
   /* The head's own constants, through a session of the head on the same features. */
   Q8_OK_OR_FAIL(q8_session_create(head, rows, &hs));
   Q8_OK_OR_FAIL(q8_session_run(hs, &features, 1));
-  const float *w = data_of(tensor_of(hs, "0.weight")), *b = data_of(tensor_of(hs, "0.bias"));
-  const float *x = data_of(features), *y = data_of(scores);
+  const float *w = tensor_data(tensor_of(hs, "0.weight")), *b = tensor_data(tensor_of(hs, "0.bias"));
+  const float *x = tensor_data(features), *y = tensor_data(scores);
   Q8_OK_OR_FAIL(q8_tensor_numel(scores, &n));
   const int64_t outs = (int64_t)n / rows;
   for (int64_t r = 0; r < rows; ++r)
@@ -370,8 +333,8 @@ Test(surgery, fp32_extract_is_bit_exact) {
   Q8_OK_OR_FAIL(q8_model_weight_bytes(e, &bytes));
   cr_assert_eq(bytes, 4 * (256 * 64 + 256 + 256 * 256 + 256));
   q8_session *full = run_held_out(m), *cut = run_held_out(e);
-  expect_same(output_of(cut, 0), tensor_of(full, names[0]), names[0]);
-  expect_same(output_of(cut, 1), tensor_of(full, names[1]), names[1]);
+  expect_same_tensor(output_of(cut, 0), tensor_of(full, names[0]), names[0]);
+  expect_same_tensor(output_of(cut, 1), tensor_of(full, names[1]), names[1]);
   q8_session_destroy(cut);
   q8_session_destroy(full);
   q8_model_destroy(e);
@@ -394,7 +357,7 @@ Test(surgery, int8_extract_is_bit_exact) {
   expect_output_name(e, 0, "/1/Relu_output_0_quantized");
   cr_assert_eq(nodes_of(e), 2, "QuantizeLinear QGemm, got %zu nodes", nodes_of(e));
   q8_session *cut = run_held_out(e);
-  expect_same(output_of(cut, 0), ref, "u8 features");
+  expect_same_tensor(output_of(cut, 0), ref, "u8 features");
   q8_session_destroy(cut);
   q8_model_destroy(e);
 
@@ -403,7 +366,7 @@ Test(surgery, int8_extract_is_bit_exact) {
   expect_node(e, 2, "/1/Relu_output_0_dequantize", "DequantizeLinear", "/1/Relu_output_0_quantized");
   cut = run_held_out(e);
   q8_tensor *deq = dequantized(ref);
-  expect_same(output_of(cut, 0), deq, "dequantized features");
+  expect_same_tensor(output_of(cut, 0), deq, "dequantized features");
   q8_tensor_destroy(deq);
   q8_session_destroy(cut);
   q8_model_destroy(e);
@@ -412,8 +375,8 @@ Test(surgery, int8_extract_is_bit_exact) {
   const char *names[2] = {"/1/Relu_output_0_quantized", "logits"};
   e = extract(q, names, 2, 0);
   cut = run_held_out(e);
-  expect_same(output_of(cut, 0), ref, "u8 features by INT8 name");
-  expect_same(output_of(cut, 1), output_of(full, 0), "logits");
+  expect_same_tensor(output_of(cut, 0), ref, "u8 features by INT8 name");
+  expect_same_tensor(output_of(cut, 1), output_of(full, 0), "logits");
   q8_session_destroy(cut);
   q8_model_destroy(e);
   q8_session_destroy(full);
@@ -435,7 +398,7 @@ Test(surgery, int8_cnn_extract_through_layout_ops) {
     char qname[64];
     snprintf(qname, sizeof qname, "%s_quantized", names[i]);
     q8_tensor *deq = dequantized(tensor_of(full, qname));
-    expect_same(output_of(cut, (size_t)i), deq, names[i]);
+    expect_same_tensor(output_of(cut, (size_t)i), deq, names[i]);
     q8_tensor_destroy(deq);
   }
   q8_session_destroy(cut);
@@ -460,7 +423,7 @@ Test(surgery, fp32_extract_append_is_the_full_model) {
   cr_assert_str_eq(w, "0.weight_head");
   expect_output_name(back, 0, "logits");
   q8_session *full = run_held_out(m), *s = run_held_out(back);
-  expect_same(output_of(s, 0), output_of(full, 0), "logits");
+  expect_same_tensor(output_of(s, 0), output_of(full, 0), "logits");
 
   /* A second head on the logits: the names "_head" are taken now. */
   q8_model *h2 = tiny_head(10, 3, 7), *two = append1(back, h2, "logits");
@@ -490,14 +453,14 @@ Test(surgery, int8_extract_append_is_the_full_model) {
   q8_model *back = append1(body, head, "/3/Relu_output_0");
   expect_node(back, 3, "/4/Gemm", "QGemm", "/3/Relu_output_0_quantized");
   q8_session *full = run_held_out(q), *s = run_held_out(back);
-  expect_same(output_of(s, 0), output_of(full, 0), "logits");
+  expect_same_tensor(output_of(s, 0), output_of(full, 0), "logits");
   void *bytes = NULL;
   size_t size = 0;
   Q8_OK_OR_FAIL(q8_model_save_bytes(back, &bytes, &size));
   q8_model *loaded = NULL;
   Q8_OK_OR_FAIL(q8_model_load_bytes(bytes, size, &loaded));
   q8_session *ls = run_held_out(loaded);
-  expect_same(output_of(ls, 0), output_of(full, 0), "logits after a .q8 round trip");
+  expect_same_tensor(output_of(ls, 0), output_of(full, 0), "logits after a .q8 round trip");
   q8_session_destroy(ls);
   q8_model_destroy(loaded);
   q8_free(bytes);
@@ -530,7 +493,7 @@ Test(surgery, new_head_on_fp32_and_int8) {
   full = run_held_out(q);
   s = run_held_out(a);
   q8_tensor *deq = dequantized(tensor_of(full, "/3/Relu_output_0_quantized"));
-  expect_same(tensor_of(s, "/3/Relu_output_0"), deq, "dequantized features");
+  expect_same_tensor(tensor_of(s, "/3/Relu_output_0"), deq, "dequantized features");
   expect_scores(output_of(s, 0), deq, head);
   q8_tensor_destroy(deq);
   q8_session_destroy(s);
@@ -548,17 +511,17 @@ Test(surgery, weights_are_shared_not_copied) {
   q8_model *e = extract1(m, "/1/Relu_output_0", 1);
   q8_model *a = append1(m, head, "/3/Relu_output_0");
   q8_session *sm = run_held_out(m), *se = run_held_out(e), *sa = run_held_out(a);
-  cr_assert_eq(data_of(tensor_of(se, "0.weight")), data_of(tensor_of(sm, "0.weight")));
-  cr_assert_eq(data_of(tensor_of(sa, "2.weight")), data_of(tensor_of(sm, "2.weight")));
+  cr_assert_eq(tensor_data(tensor_of(se, "0.weight")), tensor_data(tensor_of(sm, "0.weight")));
+  cr_assert_eq(tensor_data(tensor_of(sa, "2.weight")), tensor_data(tensor_of(sm, "2.weight")));
   q8_session *sh = NULL;
   const q8_tensor *features = tensor_of(sm, "/3/Relu_output_0");
   Q8_OK_OR_FAIL(q8_session_create(head, (int64_t)g_test.n, &sh));
   Q8_OK_OR_FAIL(q8_session_run(sh, &features, 1));
-  cr_assert_eq(data_of(tensor_of(sa, "0.weight_head")), data_of(tensor_of(sh, "0.weight")));
+  cr_assert_eq(tensor_data(tensor_of(sa, "0.weight_head")), tensor_data(tensor_of(sh, "0.weight")));
   static float before[DIGITS_MAX_ROWS * 256];
   size_t nbytes = 0;
   Q8_OK_OR_FAIL(q8_tensor_nbytes(output_of(se, 0), &nbytes));
-  memcpy(before, data_of(output_of(se, 0)), nbytes);
+  memcpy(before, tensor_data(output_of(se, 0)), nbytes);
   q8_session_destroy(sh);
   q8_session_destroy(sa);
   q8_session_destroy(se);
@@ -566,7 +529,7 @@ Test(surgery, weights_are_shared_not_copied) {
   q8_model_destroy(m);
   q8_model_destroy(head);
   se = run_held_out(e);
-  cr_assert(memcmp(before, data_of(output_of(se, 0)), nbytes) == 0, "outputs changed after the source went");
+  cr_assert(memcmp(before, tensor_data(output_of(se, 0)), nbytes) == 0, "outputs changed after the source went");
   sa = run_held_out(a);
   q8_session_destroy(sa);
   q8_session_destroy(se);
