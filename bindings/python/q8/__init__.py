@@ -152,6 +152,18 @@ class PruneNorm(enum.IntEnum):
     L1 = _n.Q8_PRUNE_NORM_L1
 
 
+class PartitionBalance(enum.IntEnum):
+    """What a partition plan equalizes (q8_partition_balance)."""
+    BYTES = _n.Q8_PARTITION_BY_BYTES
+    FLOPS = _n.Q8_PARTITION_BY_FLOPS
+
+
+class WeightFormat(enum.IntEnum):
+    """Weight-only formats of checkpoint quantization (q8_weight_format)."""
+    INT8_PER_CHANNEL = _n.Q8_WEIGHTS_INT8_PER_CHANNEL
+    INT4_GROUPED = _n.Q8_WEIGHTS_INT4_GROUPED
+
+
 _ERROR_CLASS = {Status.ERR_INVALID_ARGUMENT: InvalidArgumentError, Status.ERR_SHAPE: ShapeError,
                 Status.ERR_DTYPE: DTypeError, Status.ERR_OUT_OF_MEMORY: OutOfMemoryError,
                 Status.ERR_IO: FileError, Status.ERR_FORMAT: FormatError,
@@ -1117,11 +1129,6 @@ class Calibration(_Handle):
         return "q8.Calibration(closed)" if self.closed else f"q8.Calibration({len(self.activations)} activations)"
 
 
-class PartitionBalance(enum.IntEnum):
-    BYTES = 0
-    FLOPS = 1
-
-
 class PartitionPlan(_Handle):
     """A model cut into contiguous partitions, by count and/or a memory budget (bytes of
     weights per partition), balanced by bytes or FLOPs. It keeps what it needs of the model.
@@ -1214,11 +1221,6 @@ class Pipeline(_Handle):
 
     def __repr__(self) -> str:
         return "q8.Pipeline(closed)" if self.closed else f"q8.Pipeline(batch={self.batch})"
-
-
-class WeightFormat(enum.IntEnum):
-    INT8_PER_CHANNEL = 0
-    INT4_GROUPED = 1
 
 
 def checkpoint_quantize(input: Union[str, os.PathLike], output: Union[str, os.PathLike], *,

@@ -56,6 +56,8 @@ def test_enums_mirror_every_library_constant():
         q8.Isa: [k for k in names if k.startswith("Q8_ISA_")],
         q8.PrunePattern: [k for k in names if k.startswith("Q8_PRUNE_") and not k.startswith("Q8_PRUNE_NORM_")],
         q8.PruneNorm: [k for k in names if k.startswith("Q8_PRUNE_NORM_")],
+        q8.PartitionBalance: [k for k in names if k.startswith("Q8_PARTITION_BY_")],
+        q8.WeightFormat: [k for k in names if k.startswith("Q8_WEIGHTS_")],
     }
     for enum_class, constants in mirrored.items():
         assert constants, enum_class
