@@ -237,6 +237,41 @@ Q8_API q8_status q8_gemm_f32(q8_transpose trans_a, q8_transpose trans_b,
                              const float *a, int64_t lda, const float *b, int64_t ldb,
                              float beta, float *c, int64_t ldc);
 
+/* C = alpha * op(A) · op(B) + beta * C in f32 like q8_gemm_f32 (same arguments, same checks,
+ * same BLAS conventions for beta == 0 and k == 0, but no C-int limit on sizes), by q8's own
+ * kernels in a fixed summation order: each element of C is one fused multiply-add chain over
+ * k = 0 .. K-1 in order from +0, then t = alpha * sum and, if beta != 0, t = fma(beta, C, t).
+ * An element's bits therefore depend only on its row of op(A), its column of op(B), alpha, beta
+ * and its old value: not on M or N, on where the row sits in the batch, on the thread count, or
+ * on the ISA (AVX-512, AVX2 + FMA, NEON and the scalar path give identical bits). Row i of a
+ * product equals row i of any other product that shares it -- a batch split into micro-batches,
+ * replicas or ranks reproduces the whole batch's result exactly. q8's FP32 runtime (Gemm,
+ * MatMul, Conv) uses this GEMM. Error bound as for q8_gemm_f32.
+ *
+ * Vectors run across columns of C, never along K, so B is repacked into column panels on every
+ * call (a copy of K x N floats); for weights used more than once pack them with
+ * q8_gemm_f32_pack_b. Speed against OpenBLAS: bench/bench_f32_gemm (docs/BENCHMARKS.md). */
+Q8_API q8_status q8_gemm_f32_ordered(q8_transpose trans_a, q8_transpose trans_b,
+                                     int64_t m, int64_t n, int64_t k, float alpha,
+                                     const float *a, int64_t lda, const float *b, int64_t ldb,
+                                     float beta, float *c, int64_t ldc);
+
+typedef struct q8_gemm_f32_packed q8_gemm_f32_packed; /* opaque, immutable once created */
+
+/* Packs f32 B (K x N, or stored N x K when trans_b) for q8_gemm_f32_ordered_packed. B is copied:
+ * it may be freed afterwards. One layout for every ISA path; usable by concurrent calls. */
+Q8_API q8_status q8_gemm_f32_pack_b(q8_transpose trans_b, int64_t k, int64_t n, const float *b,
+                                    int64_t ldb, q8_gemm_f32_packed **out);
+
+/* Frees the handle. NULL is a no-op. */
+Q8_API void q8_gemm_f32_packed_destroy(q8_gemm_f32_packed *packed);
+
+/* q8_gemm_f32_ordered with B packed (K and N from the handle): the same bits, without the copy. */
+Q8_API q8_status q8_gemm_f32_ordered_packed(q8_transpose trans_a, int64_t m, float alpha,
+                                            const float *a, int64_t lda,
+                                            const q8_gemm_f32_packed *b, float beta, float *c,
+                                            int64_t ldc);
+
 /* A static string naming the FP32 backend and its active core, "OpenBLAS <version> <core>"
  * (e.g. "OpenBLAS 0.3.21 SkylakeX"; "... Prescott" means the slow fallback above). Never NULL. */
 Q8_API const char *q8_gemm_f32_backend(void);

@@ -11,10 +11,15 @@
 #include "capi/gemm_checks.hpp"
 #include "capi/guard.hpp"
 #include "core/runtime.hpp"
+#include "gemm/f32/ordered.hpp"
 #include "gemm/gemm.hpp"
 
 struct q8_gemm_packed {
   q8::gemm::Packed impl;
+};
+
+struct q8_gemm_f32_packed {
+  q8::gemm::f32::PackedB impl;
 };
 
 using namespace q8;
@@ -293,6 +298,7 @@ gemm::Epilogue read_gemm_epilogue(const q8_gemm_epilogue *epilogue, int64_t n) {
 // ---- batched forms and the FP32 reference --------------------------------------------------------
 
 #include <climits>
+#include <utility>
 
 #include "gemm/batched.hpp"
 
@@ -461,6 +467,21 @@ void check_int(int64_t v, const char *name) {
     fail(Q8_ERR_SHAPE, std::string(name) + " = " + to_string(v) + " exceeds OpenBLAS's int range");
 }
 
+// The checks both f32 GEMMs make; returns the transposes.
+// (Enums by reference: a caller's out-of-range value is read as bits, never loaded as the enum.)
+std::pair<bool, bool> check_f32_args(const q8_transpose &trans_a, const q8_transpose &trans_b, int64_t m, int64_t n,
+                                     int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                     const float *c, int64_t ldc) {
+  const bool ta = read_transpose(trans_a, "trans_a"), tb = read_transpose(trans_b, "trans_b");
+  check_dim(m, "m");
+  check_dim(n, "n");
+  check_dim(k, "k");
+  check_matrix(a, "a", ta ? k : m, ta ? m : k, lda, "lda", sizeof(float));
+  check_matrix(b, "b", tb ? n : k, tb ? k : n, ldb, "ldb", sizeof(float));
+  check_matrix(c, "c", m, n, ldc, "ldc", sizeof(float));
+  return {ta, tb};
+}
+
 }  // namespace
 
 extern "C" {
@@ -549,21 +570,49 @@ q8_status q8_gemm_f32(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                       int64_t ldc) {
   return guard(__func__, [&] {
-    const bool ta = read_transpose(trans_a, "trans_a"), tb = read_transpose(trans_b, "trans_b");
-    check_dim(m, "m");
-    check_dim(n, "n");
-    check_dim(k, "k");
-    check_matrix(a, "a", ta ? k : m, ta ? m : k, lda, "lda", sizeof(float));
-    check_matrix(b, "b", tb ? n : k, tb ? k : n, ldb, "ldb", sizeof(float));
-    check_matrix(c, "c", m, n, ldc, "ldc", sizeof(float));
-    check_int(m, "m");
-    check_int(n, "n");
-    check_int(k, "k");
-    check_int(lda, "lda");
-    check_int(ldb, "ldb");
-    check_int(ldc, "ldc");
+    const auto [ta, tb] = check_f32_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    for (auto [v, name] : {std::pair{m, "m"}, {n, "n"}, {k, "k"}, {lda, "lda"}, {ldb, "ldb"}, {ldc, "ldc"}})
+      check_int(v, name);
     if (m == 0 || n == 0) return;
     gemm::sgemm_f32(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  });
+}
+
+q8_status q8_gemm_f32_ordered(q8_transpose trans_a, q8_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                              float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                              float *c, int64_t ldc) {
+  return guard(__func__, [&] {
+    const auto [ta, tb] = check_f32_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    gemm::f32::sgemm_ordered(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  });
+}
+
+q8_status q8_gemm_f32_pack_b(q8_transpose trans_b, int64_t k, int64_t n, const float *b, int64_t ldb,
+                             q8_gemm_f32_packed **out) {
+  return guard(__func__, [&] {
+    const bool tb = read_transpose(trans_b, "trans_b");
+    check_dim(k, "k");
+    check_dim(n, "n");
+    check_matrix(b, "b", tb ? n : k, tb ? k : n, ldb, "ldb", sizeof(float));
+    Q8_CHECK_NOT_NULL(out);
+    auto p = std::make_unique<q8_gemm_f32_packed>();
+    gemm::f32::pack_b(p->impl, tb, k, n, b, ldb);
+    *out = p.release();
+  });
+}
+
+void q8_gemm_f32_packed_destroy(q8_gemm_f32_packed *packed) { delete packed; }
+
+q8_status q8_gemm_f32_ordered_packed(q8_transpose trans_a, int64_t m, float alpha, const float *a, int64_t lda,
+                                     const q8_gemm_f32_packed *b, float beta, float *c, int64_t ldc) {
+  return guard(__func__, [&] {
+    const bool ta = read_transpose(trans_a, "trans_a");
+    Q8_CHECK_NOT_NULL(b);
+    const int64_t k = b->impl.k, n = b->impl.n;
+    check_dim(m, "m");
+    check_matrix(a, "a", ta ? k : m, ta ? m : k, lda, "lda", sizeof(float));
+    check_matrix(c, "c", m, n, ldc, "ldc", sizeof(float));
+    gemm::f32::sgemm_packed(ta, m, b->impl, alpha, a, lda, beta, c, ldc);
   });
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Cross-builds tests/neon/test_gemm_neon.cpp for aarch64 (static) with the real src/gemm sources
 # and runs it under qemu-aarch64, twice: with the dot-product extension (SDOT kernel) and for
-# plain armv8-a (SMLAL kernel). Meson's 'neon' suite runs it when -Dneon_qemu=true.
+# plain armv8-a (SMLAL kernel); and test_f32_neon.cpp (the ordered FP32 GEMM's NEON tiles) once.
+# Meson's 'neon' suite runs it when -Dneon_qemu=true.
 #
 #   run_neon_qemu.sh CXX QEMU SOURCE_ROOT OUT_DIR
 set -euo pipefail
@@ -19,4 +20,9 @@ for march in armv8.2-a+dotprod armv8-a; do
   echo "qemu-aarch64, -march=$march:"
   "$qemu" "$exe" || status=1
 done
+f32_sources=("$src/tests/neon/test_f32_neon.cpp" "$src/tests/neon/serial_shim.cpp" "$src/src/gemm/f32/ordered.cpp"
+             "$src/src/gemm/f32/neon.cpp")
+"$cxx" "${flags[@]}" -march=armv8-a "${f32_sources[@]}" -o "$out/test_f32_neon"
+echo "qemu-aarch64, ordered f32:"
+"$qemu" "$out/test_f32_neon" || status=1
 exit "$status"
