@@ -5,7 +5,8 @@
 // and the graph outputs need (name, dtype, shape, qparams, bytes: activations.hpp). Sends are
 // non-blocking, so rank r already runs micro-batch j + 1 while rank r + 1 runs j. The last rank
 // collects the model outputs and writes them (raw bytes) atomically; --single writes the same
-// file from a whole-model session over the same micro-batches: the reference, byte for byte.
+// file from a whole-model session: the reference, byte for byte (rows do not depend on the batch
+// or micro-batch they are computed in, FP32 included).
 #include <climits>
 #include <cstdio>
 #include <deque>
@@ -34,8 +35,8 @@ void help() {
       "  --batch B          rows per batch (default 64); also the batch for --by flops\n"
       "  --micro-batch M    rows per micro-batch inside a batch (default B)\n"
       "  --by bytes|flops   balance the partitions by weight bytes or work (default flops)\n"
-      "  --single           one process, the whole model in one session, same micro-batches:\n"
-      "                     the reference the pipeline matches byte for byte\n");
+      "  --single           one process, the whole model in one session: the reference the\n"
+      "                     pipeline matches byte for byte (at any batch and micro-batch)\n");
   std::printf(kDataHelp);
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/runtime.hpp"
+#include "gemm/f32/ordered.hpp"
 #include "runtime/kernels_float_util.hpp"
 
 namespace q8::rt {
@@ -69,7 +70,7 @@ class ConvF32 final : public Kernel {
           im2col(xg);
           cols = col_.data();
         }
-        sgemm(false, false, mg_, out_plane, kdim_, 1.0f, w + g * mg_ * kdim_, kdim_, cols, out_plane,
+        gemm::f32::sgemm_ordered(false, false, mg_, out_plane, kdim_, 1.0f, w + g * mg_ * kdim_, kdim_, cols, out_plane,
               bias ? 1.0f : 0.0f, yg, out_plane);
       }
   }

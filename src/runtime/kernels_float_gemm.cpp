@@ -1,4 +1,6 @@
-// f32 Gemm and MatMul on OpenBLAS sgemm (ONNX semantics).
+// f32 Gemm and MatMul on the ordered FP32 GEMM (ONNX semantics; batch-invariant bits). A constant
+// B (the weights) is packed once in prepare().
+#include "gemm/f32/ordered.hpp"
 #include "runtime/kernels_float_util.hpp"
 
 namespace q8::rt {
@@ -33,6 +35,8 @@ class GemmF32 final : public Kernel {
       c_row_stride_ = rows == 1 ? 0 : cols;
       c_col_stride_ = cols == 1 ? 0 : 1;
     }
+    packed_ = ctx.in[1].constant;
+    if (packed_) gemm::f32::pack_b(pack_, trans_b_, k_, n_, f32(b), b.shape[1]);
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, {m_, n_});
   }
 
@@ -47,11 +51,16 @@ class GemmF32 final : public Kernel {
         for (int64_t j = 0; j < n_; ++j) y[i * n_ + j] = beta_ * cp[i * c_row_stride_ + j * c_col_stride_];
       beta = 1.0f;
     }
-    sgemm(trans_a_, trans_b_, m_, n_, k_, alpha_, f32(a), a.shape[1], f32(b), b.shape[1], beta, y, n_);
+    if (packed_)
+      gemm::f32::sgemm_packed(trans_a_, m_, pack_, alpha_, f32(a), a.shape[1], beta, y, n_);
+    else
+      gemm::f32::sgemm_ordered(trans_a_, trans_b_, m_, n_, k_, alpha_, f32(a), a.shape[1], f32(b), b.shape[1], beta,
+                               y, n_);
   }
 
  private:
-  bool trans_a_ = false, trans_b_ = false;
+  bool trans_a_ = false, trans_b_ = false, packed_ = false;
+  gemm::f32::PackedB pack_;
   float alpha_ = 1, beta_ = 1;
   int64_t m_ = 0, n_ = 0, k_ = 0, c_row_stride_ = 0, c_col_stride_ = 0;
 };
@@ -91,6 +100,10 @@ class MatMulF32 final : public Kernel {
     if (!a_vec) out.push_back(m_);
     if (!b_vec) out.push_back(n_);
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, out);
+    int64_t b_count = 1;
+    for (int64_t d : b_bdims_) b_count *= d;
+    packed_ = ctx.in[1].constant && b_count == 1;
+    if (packed_) gemm::f32::pack_b(pack_, false, k_, n_, f32(b), n_);
   }
 
   void run(NodeContext &ctx) override {
@@ -102,7 +115,10 @@ class MatMulF32 final : public Kernel {
       b_count *= b_bdims_[i];
     }
     if (b_count == 1) {  // one B for every batch: the batches of A stack into the rows of one product
-      sgemm(false, false, count * m_, n_, k_, 1.0f, a, k_, b, n_, 0.0f, y, n_);
+      if (packed_)
+        gemm::f32::sgemm_packed(false, count * m_, pack_, 1.0f, a, k_, 0.0f, y, n_);
+      else
+        gemm::f32::sgemm_ordered(false, false, count * m_, n_, k_, 1.0f, a, k_, b, n_, 0.0f, y, n_);
       return;
     }
     for (int64_t o = 0; o < count; ++o) {
@@ -116,13 +132,15 @@ class MatMulF32 final : public Kernel {
         as *= a_bdims_[i];
         bs *= b_bdims_[i];
       }
-      sgemm(false, false, m_, n_, k_, 1.0f, a + ao * m_ * k_, k_, b + bo * k_ * n_, n_, 0.0f, y + o * m_ * n_, n_);
+      gemm::f32::sgemm_ordered(false, false, m_, n_, k_, 1.0f, a + ao * m_ * k_, k_, b + bo * k_ * n_, n_, 0.0f, y + o * m_ * n_, n_);
     }
   }
 
  private:
   int64_t m_ = 0, n_ = 0, k_ = 0;
   std::vector<int64_t> batch_, a_bdims_, b_bdims_;
+  bool packed_ = false;
+  gemm::f32::PackedB pack_;
 };
 
 }  // namespace

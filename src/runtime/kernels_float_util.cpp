@@ -1,15 +1,11 @@
 // Shared helpers of the f32 and layout kernels (declared in kernels_float_util.hpp).
 #include "runtime/kernels_float_util.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
-#include <climits>
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/runtime.hpp"
-#include "gemm/batched.hpp"
 
 namespace q8::rt {
 
@@ -135,42 +131,6 @@ void pass_qparams_reshaped(const NodeContext &ctx, const q8_tensor &from, q8_ten
   }
   node_error(ctx.node, Q8_ERR_UNSUPPORTED, "the per-axis quantization axis " + std::to_string(from.qp.axis) +
                                                " does not survive the reshape");
-}
-
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-           const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  for (int64_t v : {m, n, k, lda, ldb, ldc})
-    if (v > INT_MAX) fail(Q8_ERR_UNSUPPORTED, "a matrix dimension exceeds INT_MAX, which OpenBLAS cannot take");
-  if (m == 0 || n == 0) return;
-  if (k == 0) {  // OpenBLAS rejects leading dimensions of 0; the product is empty anyway
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-    return;
-  }
-  // OpenBLAS's own threads split a product by the thread count, and its edge kernels round
-  // differently from its main ones, so the bits would follow the thread count. It runs on the
-  // calling thread instead (a process-wide OpenBLAS setting), and q8 splits the product into
-  // blocks fixed by its size, one sgemm per block on q8's arena: the same bits on any thread
-  // count, and no OpenBLAS threads competing with oneTBB's.
-  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-  constexpr int64_t kRowBlock = 64, kColBlock = 256;
-  constexpr double kSerialBelow = 1 << 20;  // multiply-adds
-  const bool by_rows = m >= n;
-  const int64_t step = by_rows ? kRowBlock : kColBlock, len = by_rows ? m : n;
-  const std::size_t blocks =
-      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kSerialBelow ? 1 : static_cast<std::size_t>((len + step - 1) / step);
-  const int64_t per = blocks == 1 ? len : step;
-  parallel_for(blocks, 1, 2, [&](std::size_t b0, std::size_t b1) {
-    for (std::size_t blk = b0; blk < b1; ++blk) {
-      const int64_t lo = static_cast<int64_t>(blk) * per, cnt = std::min(per, len - lo);
-      if (by_rows)
-        gemm::sgemm_f32(trans_a, trans_b, int(cnt), int(n), int(k), alpha, trans_a ? a + lo : a + lo * lda, int(lda), b,
-                        int(ldb), beta, c + lo * ldc, int(ldc));
-      else
-        gemm::sgemm_f32(trans_a, trans_b, int(m), int(cnt), int(k), alpha, a, int(lda), trans_b ? b + lo * ldb : b + lo,
-                        int(ldb), beta, c + lo, int(ldc));
-    }
-  });
 }
 
 }  // namespace q8::rt

@@ -59,11 +59,6 @@ void pass_qparams(const NodeContext &ctx, const q8_tensor &from, q8_tensor *to);
 // the same product of dimensions before it; else Q8_ERR_UNSUPPORTED.
 void pass_qparams_reshaped(const NodeContext &ctx, const q8_tensor &from, q8_tensor *to);
 
-// Row-major cblas_sgemm, split into blocks fixed by the product's size that run on q8's arena,
-// each on single-threaded OpenBLAS: the bits never depend on the thread count.
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
-
 // Grain and inline threshold (elements) for parallel_for over cheap element-wise loops.
 constexpr std::size_t kGrain = 1 << 14;
 constexpr std::size_t kInlineBelow = 1 << 16;
