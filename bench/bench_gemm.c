@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_openblas.h"
 #include "q8/q8.h"
 
 #ifdef Q8_BENCH_HAVE_DNNL
@@ -38,12 +39,6 @@
 #include <omp.h>
 #endif
 
-/* OpenBLAS, declared here so the bench needs no BLAS header path. */
-char *openblas_get_corename(void);
-void openblas_set_num_threads(int n);
-void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float *a,
-                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
-enum { kRowMajor = 101, kNoTrans = 111 };
 
 /* ---- the machine: clock, vpdpbusd throughput ---------------------------------------------------
  * Clock: a chain of 100 dependent `add $1, reg` per loop iteration; an integer add has a latency of
@@ -330,27 +325,7 @@ int main(int argc, char **argv) {
   if (rounds < 1 || rounds > 100) rounds = 5;
   if (quick && rounds > 3) rounds = 3;
   const int attempts = quick ? 1 : 3;
-  const char *core = openblas_get_corename();
-  static const char *fallbacks[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
-                                    "Coppermine", "Northwood", "Banias", "Atom", "Unknown"};
-  /* On an AVX-512 CPU it does not know (this AMD family 26 gets "Haswell", AVX2: ~half the f32
-   * rate of its SkylakeX kernels here) the AVX-512 kernels are the fair FP32 peer too. */
-  static const char *avx2_cores[] = {"Haswell", "Zen", "Sandybridge"};
-  int restart = 0;
-  for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; ++i) restart |= !strcmp(core, fallbacks[i]);
-  if (__builtin_cpu_supports("avx512f"))
-    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; ++i) restart |= !strcmp(core, avx2_cores[i]);
-  if (restart && !getenv("OPENBLAS_CORETYPE")) {
-      fprintf(stderr, "OpenBLAS chose its %s kernels: restarting with OPENBLAS_CORETYPE=SkylakeX\n", core);
-      setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-      execv("/proc/self/exe", argv);
-      perror("execv");
-      return 1;
-  }
-
-  if (restart && getenv("OPENBLAS_CORETYPE"))
-    printf("NOTE: OpenBLAS runs its %s kernels because OPENBLAS_CORETYPE=%s is set; on this AVX-512 CPU "
-           "OPENBLAS_CORETYPE=SkylakeX is the fair (faster) FP32 peer\n", core, getenv("OPENBLAS_CORETYPE"));
+  const char *core = bench_openblas_fair_core(argv);
   printf("q8 %s, isa %s; OpenBLAS core %s%s\n", q8_version_string(), q8_isa_name(q8_runtime_isa()), core,
          getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE set)" : "");
 #ifdef Q8_BENCH_HAVE_DNNL

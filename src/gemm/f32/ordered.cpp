@@ -69,9 +69,11 @@ void pack_b(PackedB &p, bool trans, int64_t k, int64_t n, const float *b, int64_
     for (std::size_t panel = p0; panel < p1; ++panel) {
       const int64_t j0 = int64_t(panel) * kPanel, cols = std::min<int64_t>(kPanel, n - j0);
       float *dst = p.data.data() + j0 * k;
-      if (trans)  // each column of op(B) is a contiguous row of b
-        for (int64_t jj = 0; jj < cols; ++jj)
-          for (int64_t kk = 0; kk < k; ++kk) dst[kk * kPanel + jj] = b[(j0 + jj) * ldb + kk];
+      if (trans)  // each column of op(B) is a contiguous row of b; K in blocks keeps dst in L1
+        for (int64_t k0 = 0; k0 < k; k0 += 64)
+          for (int64_t jj = 0; jj < cols; ++jj)
+            for (int64_t kk = k0; kk < std::min<int64_t>(k, k0 + 64); ++kk)
+              dst[kk * kPanel + jj] = b[(j0 + jj) * ldb + kk];
       else
         for (int64_t kk = 0; kk < k; ++kk)
           for (int64_t jj = 0; jj < cols; ++jj) dst[kk * kPanel + jj] = b[kk * ldb + j0 + jj];
