@@ -1,6 +1,11 @@
-// f32 Conv (NCHW activations, OIHW weights; 1-D and 2-D): im2col + OpenBLAS sgemm per image and
-// group, writing the NCHW output directly ([Mg, K] x [K, OH*OW]); 1x1/stride 1/no padding reads
-// the input in place; depthwise runs a direct loop, since per-channel GEMMs would be tiny.
+// f32 Conv (NCHW activations, OIHW weights; 1-D and 2-D) as one ordered GEMM per group over a
+// chunk of images: patches [images x OH*OW, K] x W^T [K, Mg] (W^T packed once when constant; the
+// patches are built as their transpose, im2col rows of contiguous pixels), then
+// the [pixel, channel] result goes to NCHW with the bias added. Pixels of many images make the
+// GEMM tall (the 8x8 digits CNN: 4096 rows at batch 64) while the output channels are its narrow
+// side, which suits column-vectorised tiles. Every element is the same chain over (c, ky, kx) as
+// in a per-image product, so outputs do not depend on the batch. Depthwise runs a direct loop,
+// since per-channel GEMMs would be tiny.
 #include <algorithm>
 #include <cstring>
 
@@ -47,9 +52,10 @@ class ConvF32 final : public Kernel {
     mg_ = m_ / group_;
     kdim_ = cg_ * h_.kernel * w_.kernel;
     depthwise_ = cg_ == 1 && group_ > 1;
-    pointwise_ = h_.kernel == 1 && w_.kernel == 1 && h_.stride == 1 && w_.stride == 1 && h_.pad_begin == 0 &&
-                 w_.pad_begin == 0 && h_.pad_end == 0 && w_.pad_end == 0;
-    if (!depthwise_ && !pointwise_) col_.assign(static_cast<std::size_t>(kdim_ * h_.out * w_.out), 0.0f);
+    packs_.clear();
+    if (!depthwise_ && ctx.in[1].constant) pack_weights(f32(w));
+    const int64_t rows_per_image = std::max<int64_t>(1, h_.out * w_.out);
+    chunk_ = std::clamp<int64_t>(kPatchFloats / std::max<int64_t>(1, rows_per_image * kdim_), 1, std::max<int64_t>(batch_, 1));
   }
 
   void run(NodeContext &ctx) override {
@@ -58,50 +64,87 @@ class ConvF32 final : public Kernel {
     const float *bias = b ? f32(*b) : nullptr;
     float *y = f32(ctx.out[0]);
     if (depthwise_) return run_depthwise(x, w, bias, y);
-    const int64_t in_plane = h_.in * w_.in, out_plane = h_.out * w_.out;
-    for (int64_t img = 0; img < batch_; ++img)
+    if (packs_.empty()) pack_weights(w);
+    const int64_t out_plane = h_.out * w_.out;
+    for (int64_t i0 = 0; i0 < batch_; i0 += chunk_) {
+      const int64_t images = std::min(chunk_, batch_ - i0), rows = images * out_plane;
+      patches_.resize(static_cast<std::size_t>(rows * kdim_));
+      result_.resize(static_cast<std::size_t>(rows * mg_));
       for (int64_t g = 0; g < group_; ++g) {
-        const float *xg = x + (img * c_ + g * cg_) * in_plane;
-        float *yg = y + (img * m_ + g * mg_) * out_plane;
-        if (bias)
-          for (int64_t o = 0; o < mg_; ++o) std::fill(yg + o * out_plane, yg + (o + 1) * out_plane, bias[g * mg_ + o]);
-        const float *cols = xg;
-        if (!pointwise_) {
-          im2col(xg);
-          cols = col_.data();
-        }
-        gemm::f32::sgemm_ordered(false, false, mg_, out_plane, kdim_, 1.0f, w + g * mg_ * kdim_, kdim_, cols, out_plane,
-              bias ? 1.0f : 0.0f, yg, out_plane);
+        im2col(x, i0, images, g);
+        gemm::f32::sgemm_packed(true, rows, packs_[static_cast<std::size_t>(g)], 1.0f, patches_.data(), rows, 0.0f,
+                                result_.data(), mg_);
+        to_nchw(i0, images, g, bias, y);
       }
+    }
   }
 
  private:
-  // Row (c, ky, kx) of the column matrix holds, for every output pixel, the input the tap reads
-  // there (0 in the padding).
-  void im2col(const float *xg) {
-    const int64_t out_plane = h_.out * w_.out, rows = kdim_;
-    const std::size_t grain = std::max<std::size_t>(1, kGrain / static_cast<std::size_t>(std::max<int64_t>(1, out_plane)));
-    const std::size_t inline_rows = static_cast<std::size_t>(kInlineBelow / std::max<int64_t>(1, out_plane)) + 1;
-    parallel_for(static_cast<std::size_t>(rows), grain, inline_rows, [&](std::size_t r0, std::size_t r1) {
+  // Patches and results of at most this many floats each per chunk of images.
+  static constexpr int64_t kPatchFloats = int64_t(1) << 22;
+
+  void pack_weights(const float *w) {
+    packs_.resize(static_cast<std::size_t>(group_));
+    for (int64_t g = 0; g < group_; ++g)  // W_g is [Mg, K]: op(B) = W_g^T, stored transposed
+      gemm::f32::pack_b(packs_[static_cast<std::size_t>(g)], true, kdim_, mg_, w + g * mg_ * kdim_, kdim_);
+  }
+
+  // Row (c, ky, kx) of the column matrix holds, for each output pixel of each image of the chunk,
+  // the input that tap of group g reads there (0 in the padding): op(A) is its transpose, and
+  // the GEMM's packing reads it along contiguous pixels.
+  void im2col(const float *x, int64_t i0, int64_t images, int64_t g) {
+    const int64_t out_plane = h_.out * w_.out, in_plane = h_.in * w_.in, taps = h_.kernel * w_.kernel;
+    const int64_t cols = images * out_plane;
+    const std::size_t grain = std::max<std::size_t>(1, kGrain / static_cast<std::size_t>(std::max<int64_t>(1, cols)));
+    const std::size_t inline_rows = static_cast<std::size_t>(kInlineBelow / std::max<int64_t>(1, cols)) + 1;
+    parallel_for(static_cast<std::size_t>(kdim_), grain, inline_rows, [&](std::size_t r0, std::size_t r1) {
       for (std::size_t r = r0; r < r1; ++r) {
-        const int64_t c = static_cast<int64_t>(r) / (h_.kernel * w_.kernel);
-        const int64_t ky = static_cast<int64_t>(r) / w_.kernel % h_.kernel, kx = static_cast<int64_t>(r) % w_.kernel;
-        const float *xc = xg + c * h_.in * w_.in;
-        float *dst = col_.data() + r * out_plane;
-        for (int64_t oy = 0; oy < h_.out; ++oy) {
-          const int64_t iy = oy * h_.stride - h_.pad_begin + ky * h_.dilation;
-          float *row = dst + oy * w_.out;
-          if (iy < 0 || iy >= h_.in) {
-            std::fill(row, row + w_.out, 0.0f);
-            continue;
-          }
-          for (int64_t ox = 0; ox < w_.out; ++ox) {
-            const int64_t ix = ox * w_.stride - w_.pad_begin + kx * w_.dilation;
-            row[ox] = ix >= 0 && ix < w_.in ? xc[iy * w_.in + ix] : 0.0f;
+        const int64_t c = static_cast<int64_t>(r) / taps, ky = static_cast<int64_t>(r) / w_.kernel % h_.kernel;
+        const int64_t kx = static_cast<int64_t>(r) % w_.kernel;
+        for (int64_t img = 0; img < images; ++img) {
+          const float *xc = x + ((i0 + img) * c_ + g * cg_ + c) * in_plane;
+          float *dst = patches_.data() + static_cast<int64_t>(r) * cols + img * out_plane;
+          for (int64_t oy = 0; oy < h_.out; ++oy) {
+            const int64_t iy = oy * h_.stride - h_.pad_begin + ky * h_.dilation;
+            float *row = dst + oy * w_.out;
+            if (iy < 0 || iy >= h_.in) {
+              std::fill(row, row + w_.out, 0.0f);
+              continue;
+            }
+            // Output columns [lo, hi) read inside the input row; the rest read padding.
+            const int64_t shift = kx * w_.dilation - w_.pad_begin;  // ix = ox * stride + shift
+            const int64_t lo = std::min(w_.out, shift >= 0 ? 0 : (-shift + w_.stride - 1) / w_.stride);
+            const int64_t hi = std::max(lo, std::min(w_.out, (w_.in - shift + w_.stride - 1) / w_.stride));
+            const float *in = xc + iy * w_.in;
+            std::fill(row, row + lo, 0.0f);
+            if (w_.stride == 1)
+              std::copy(in + lo + shift, in + hi + shift, row + lo);
+            else
+              for (int64_t ox = lo; ox < hi; ++ox) row[ox] = in[ox * w_.stride + shift];
+            std::fill(row + hi, row + w_.out, 0.0f);
           }
         }
       }
     });
+  }
+
+  // result_[(image, pixel), o] (+ bias) -> y[image, g * Mg + o, pixel].
+  void to_nchw(int64_t i0, int64_t images, int64_t g, const float *bias, float *y) const {
+    const int64_t out_plane = h_.out * w_.out;
+    const std::size_t planes = static_cast<std::size_t>(images * mg_);
+    const std::size_t per_plane = static_cast<std::size_t>(std::max<int64_t>(1, out_plane));
+    parallel_for(planes, std::max<std::size_t>(1, kGrain / per_plane), kInlineBelow / per_plane + 1,
+                 [&](std::size_t p0, std::size_t p1) {
+                   for (std::size_t p = p0; p < p1; ++p) {
+                     const int64_t img = static_cast<int64_t>(p) / mg_, o = static_cast<int64_t>(p) % mg_;
+                     const float *src = result_.data() + img * out_plane * mg_ + o;
+                     float *dst = y + ((i0 + img) * m_ + g * mg_ + o) * out_plane;
+                     if (bias)
+                       for (int64_t q = 0; q < out_plane; ++q) dst[q] = src[q * mg_] + bias[g * mg_ + o];
+                     else
+                       for (int64_t q = 0; q < out_plane; ++q) dst[q] = src[q * mg_];
+                   }
+                 });
   }
 
   // One output plane per (image, output channel); input channel m / (M / C).
@@ -133,10 +176,11 @@ class ConvF32 final : public Kernel {
     });
   }
 
-  int64_t group_ = 1, batch_ = 0, c_ = 0, m_ = 0, cg_ = 0, mg_ = 0, kdim_ = 0;
+  int64_t group_ = 1, batch_ = 0, c_ = 0, m_ = 0, cg_ = 0, mg_ = 0, kdim_ = 0, chunk_ = 1;
   Window h_, w_;
-  bool depthwise_ = false, pointwise_ = false;
-  std::vector<float> col_;
+  bool depthwise_ = false;
+  std::vector<gemm::f32::PackedB> packs_;  // W_g^T per group
+  std::vector<float> patches_, result_;     // one chunk of images
 };
 
 }  // namespace
