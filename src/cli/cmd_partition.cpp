@@ -7,17 +7,12 @@
 
 #include "commands.hpp"
 #include "model_io.hpp"
+#include "pipeline_io.hpp"
 
 namespace q8cli {
 
 namespace {
 
-struct PlanDeleter {
-  void operator()(q8_partition_plan *p) const { q8_partition_plan_destroy(p); }
-};
-struct PipelineDeleter {
-  void operator()(q8_pipeline *p) const { q8_pipeline_destroy(p); }
-};
 struct TextDeleter {
   void operator()(char *p) const { q8_free(p); }
 };
@@ -47,7 +42,7 @@ int cmd_partition(int argc, char **argv) {
                 "  partitions with the largest as small as possible by --by (default bytes: constant bytes;\n"
                 "  flops: arithmetic at --batch rows, default 1); with --max-bytes, the fewest partitions whose\n"
                 "  constants fit the budget; with both, N partitions within the budget. -o writes the plan as\n"
-                "  JSON, which `q8 run --plan` reads (docs/PARTITIONS.md).\n");
+                "  JSON, which `q8 run --plan` and `q8 bench --plan` read (docs/PARTITIONS.md).\n");
     return 0;
   }
   if (a.positional().size() != 1) usage_error("partition: give exactly one model");
@@ -63,7 +58,7 @@ int cmd_partition(int argc, char **argv) {
   o.batch = a.get_int("--batch", 1, 1, int64_t(1) << 31);
   q8_partition_plan *p = nullptr;
   Q8_CHECK(q8_partition_plan_create(m.get(), &o, &p));
-  std::unique_ptr<q8_partition_plan, PlanDeleter> plan(p);
+  Plan plan(p);
   char *t = nullptr;
   Q8_CHECK(q8_partition_plan_describe(plan.get(), 0, &t));
   std::unique_ptr<char, TextDeleter> text(t);
@@ -77,16 +72,11 @@ int cmd_partition(int argc, char **argv) {
 
 void run_with_plan(const q8_model *m, const std::string &plan_path, const Dataset &d, int64_t micro_batch,
                    std::size_t replicas, const std::function<void(const q8_tensor *)> &fn) {
-  q8_partition_plan *p = nullptr;
-  Q8_CHECK(q8_partition_plan_load(m, plan_path.c_str(), &p));
-  std::unique_ptr<q8_partition_plan, PlanDeleter> plan(p);
-  q8_pipeline_options o;
-  Q8_CHECK(q8_pipeline_options_init(&o));
-  o.micro_batch = micro_batch;
-  o.replicas = replicas;
-  q8_pipeline *pl = nullptr;
-  Q8_CHECK(q8_pipeline_create(plan.get(), static_cast<int64_t>(d.rows), &o, &pl));
-  std::unique_ptr<q8_pipeline, PipelineDeleter> pipeline(pl);
+  const Plan plan = load_plan(m, plan_path);
+  PipelineSettings s;
+  s.micro_batch = micro_batch;
+  s.replicas = replicas;
+  const Pipeline pipeline = make_pipeline(plan.get(), static_cast<int64_t>(d.rows), s);
   Tensor x = batch_tensor(d, input_spec(m), 0, d.rows);
   const q8_tensor *in = x.get();
   Q8_CHECK(q8_pipeline_run(pipeline.get(), &in, 1));

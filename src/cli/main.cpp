@@ -32,6 +32,8 @@ void print_usage(FILE *f) {
                "  bench MODEL [--against MODEL2] [--data DATA]\n"
                "      Latency per batch, model bytes and peak memory (and accuracy with DATA),\n"
                "      side by side with a second model, e.g. INT8 against its FP32 original.\n"
+               "  bench MODEL --plan PLAN.json [--micro-batch M] [--replicas R] [--max-in-flight N]\n"
+               "      The model's pipeline against the whole model: same outputs (memcmp), rows/s, ratio.\n"
                "  inspect MODEL [--json]                 Operators, tensors, sizes, parameters.\n"
                "  export MODEL OUT.onnx                  The model as ONNX opset 13 in QDQ form.\n"
                "  partition MODEL [--count N] [--max-bytes 64M] [--by bytes|flops] [-o PLAN.json]\n"
