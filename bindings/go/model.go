@@ -201,33 +201,45 @@ func (m *Model) Quantize(opts PTQOptions, batches [][]*Tensor) (q *Model, err er
 	if m == nil || m.closed {
 		return nil, closed("Model")
 	}
-	var flat []*Tensor
-	for _, b := range batches {
-		flat = append(flat, b...)
-	}
+	flat := flatten(batches)
 	hs, err := handles(flat...)
 	if err != nil {
 		return nil, err
 	}
 	defer keepAlive(flat...)
 	err = m.do(func(h raw.Model) {
-		ro := raw.NewPtqOptions()
+		ro := opts.toRaw()
 		defer raw.DeletePtqOptions(ro)
-		ro.SetMode(raw.Q8_ptq_mode(opts.Mode))
-		perChannel := 0
-		if opts.PerChannel {
-			perChannel = 1
-		}
-		ro.SetPer_channel(perChannel)
-		ro.SetWeight_scheme(raw.Q8_scheme(opts.WeightScheme))
-		ro.SetActivation_scheme(raw.Q8_scheme(opts.ActivationScheme))
-		ro.SetObserver(raw.Q8_observer_kind(opts.Observer))
-		ro.SetPercentile(opts.Percentile)
 		list := tensorList(hs)
 		defer raw.DeleteTensorList(list)
 		q = newModel(h.Quantize(ro, list))
 	})
 	return
+}
+
+// toRaw is o as the library's options struct (free it with raw.DeletePtqOptions).
+func (o PTQOptions) toRaw() raw.PtqOptions {
+	ro := raw.NewPtqOptions()
+	ro.SetMode(raw.Q8_ptq_mode(o.Mode))
+	perChannel := 0
+	if o.PerChannel {
+		perChannel = 1
+	}
+	ro.SetPer_channel(perChannel)
+	ro.SetWeight_scheme(raw.Q8_scheme(o.WeightScheme))
+	ro.SetActivation_scheme(raw.Q8_scheme(o.ActivationScheme))
+	ro.SetObserver(raw.Q8_observer_kind(o.Observer))
+	ro.SetPercentile(o.Percentile)
+	return ro
+}
+
+// flatten lists the tensors of batches in order: batch by batch, input by input.
+func flatten(batches [][]*Tensor) []*Tensor {
+	var flat []*Tensor
+	for _, b := range batches {
+		flat = append(flat, b...)
+	}
+	return flat
 }
 
 // tensorList copies tensors into the facade's list (it holds clones, freed with the list).

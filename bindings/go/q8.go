@@ -4,10 +4,11 @@
 //
 // It is idiomatic Go over q8.dev/q8/raw, the package SWIG generates from bindings/q8.i: every
 // call that can fail returns an error (a *Error carrying the library's status and message);
-// handles (Tensor, Observer, Model, Session, PackedMatrix, DynamicLinear) are freed by Close,
-// which may be called any number of times, with a finalizer as the safety net; a closed object
-// returns an error instead of crashing. Slices go to C as they are (no copy): outputs are slices
-// the caller allocates. cgo finds libq8 through pkg-config (`pkg-config q8`).
+// handles (Tensor, Observer, Model, Session, PackedMatrix, DynamicLinear, Calibration,
+// PartitionPlan, Pipeline) are freed by Close, which may be called any number of times, with a
+// finalizer as the safety net; a closed object returns an error instead of crashing. Slices go
+// to C as they are (no copy): outputs are slices the caller allocates. cgo finds libq8 through
+// pkg-config (`pkg-config q8`).
 //
 // An object must not be closed while another goroutine uses it; distinct objects may be used
 // from different goroutines, except a Session, which runs on one goroutine at a time.

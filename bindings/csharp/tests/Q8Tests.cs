@@ -8,7 +8,7 @@ using System.IO.Compression;
 using System.Text.RegularExpressions;
 using Q8;
 
-static class Q8Tests {
+static partial class Q8Tests {
   // ---- harness ---------------------------------------------------------------------------------
 
   static int passed, failed;
@@ -729,6 +729,13 @@ static class Q8Tests {
     Run("finalizers_free", FinalizersFree);
     Run("model_mlp", () => DigitsModel("mlp"));
     Run("model_cnn", () => DigitsModel("cnn"));
+    Run("calibration_merges_exactly", CalibrationMergesExactly);
+    Run("calibration_errors", CalibrationErrors);
+    Run("partition_pipelines", PartitionPipelines);
+    Run("partition_budgets", PartitionBudgets);
+    Run("partition_errors", PartitionErrors);
+    Run("checkpoint_quantize", CheckpointQuantize);
+    Run("checkpoint_errors", CheckpointErrors);
     // Last: every handle made by the tests is gone once the collector has run.
     Run("live_handles", () => {
       for (int i = 0; i < 3; ++i) {
