@@ -22,6 +22,7 @@
 %{
 #include "q8/q8.h"
 #include "facade.hpp"
+#include <cstring>
 
 /* SWIG-facing names of the opaque handles: %extend helpers are named <struct>_<method>, which for
  * q8_tensor would collide with the C API (q8_tensor_dtype, ...). */
@@ -222,6 +223,7 @@ typedef Q8Calibration q8_calibration;
 %newobject Q8PartitionPlan::create; %newobject Q8PartitionPlan::load; %newobject Q8PartitionPlan::loadBytes;
 %newobject Q8PartitionPlan::model; %newobject Q8Pipeline::output;
 %newobject Q8Model::calibrate; %newobject Q8Model::quantizeCalibrated;
+%newobject Q8Calibration::toBytes; %newobject Q8Calibration::loadBytes;
 %newobject q8b::quantize_tensor; %newobject q8b::dequantize_tensor; %newobject q8b::prune_mask;
 
 %extend Q8Tensor {
@@ -439,6 +441,25 @@ typedef Q8Calibration q8_calibration;
   void merge(const q8_calibration *other) { q8b::require_open(other, "calibration"); q8b::check(q8_calibration_merge($self, other)); }
   size_t activationCount() const { size_t n = 0; q8b::check(q8_calibration_activation_count($self, &n)); return n; }
   std::string activationName(size_t i) const { const char *s = nullptr; q8b::check(q8_calibration_activation_name($self, i, &s)); return s; }
+  /* Its bytes (q8_calibration_save_bytes) as a u8 tensor [n], to send to another process or
+   * store; loadBytes reads them back (checked: untrusted input). */
+  Q8Tensor *toBytes() const {
+    void *p = nullptr;
+    size_t n = 0;
+    q8b::check(q8_calibration_save_bytes($self, &p, &n));
+    const int64_t shape[1] = {int64_t(n)};
+    q8_tensor *t = nullptr;
+    const q8_status st = q8_tensor_create(Q8_DTYPE_U8, shape, 1, &t);
+    void *d = nullptr;
+    if (st == Q8_OK && n) q8_tensor_data(t, &d);
+    if (d) std::memcpy(d, p, n);
+    q8_free(p);
+    q8b::check(st);
+    return q8b::born(t);
+  }
+  static Q8Calibration *loadBytes(const void *bytes_in, size_t bytes_in_len) {
+    q8_calibration *c = nullptr; q8b::check(q8_calibration_load_bytes(bytes_in, bytes_in_len, &c)); return q8b::born(c);
+  }
 }
 
 %extend Q8PartitionPlan {

@@ -110,3 +110,25 @@ func (c *Calibration) Activations() (names []string, err error) {
 	})
 	return
 }
+
+// Bytes is c serialized, to send to another process (an MPI rank, a worker) or to store;
+// LoadCalibrationBytes reads it back.
+func (c *Calibration) Bytes() (b []byte, err error) {
+	var t *Tensor
+	err = c.do(func(h raw.Calibration) { t = newTensor(h.ToBytes()) })
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return t.U8()
+}
+
+// LoadCalibrationBytes reads what Bytes wrote. The bytes are checked as untrusted input:
+// StatusFormat names what is wrong.
+func LoadCalibrationBytes(data []byte) (c *Calibration, err error) {
+	err = call(func() {
+		c = &Calibration{h: raw.CalibrationLoadBytes(data)}
+		runtime.SetFinalizer(c, (*Calibration).Close)
+	})
+	return
+}

@@ -21,6 +21,43 @@ func savedBytes(t *testing.T, m *Model) []byte {
 	return b
 }
 
+// What an MPI rank or worker sends: a piece's bytes, loaded elsewhere and merged, quantize like
+// one calibration of everything.
+func TestCalibrationBytesTravel(t *testing.T) {
+	train, _ := loadDigits(t)
+	fp32, err := LoadONNX(filepath.Join(dataDir(t), "models", "digits_cnn.onnx"))
+	must(t, err)
+	defer fp32.Close()
+	batches := calibrationBatches(t, train, 4)
+	defer closeBatches(t, batches)
+	opts := DefaultPTQOptions()
+	opts.Observer = ObserverEntropy
+	a, err := fp32.Calibrate(opts, batches[:2])
+	must(t, err)
+	b, err := fp32.Calibrate(opts, batches[2:])
+	must(t, err)
+	sent, err := b.Bytes()
+	must(t, err)
+	received, err := LoadCalibrationBytes(sent)
+	must(t, err)
+	again, err := received.Bytes()
+	must(t, err)
+	if len(sent) == 0 || !bytes.Equal(sent, again) {
+		t.Fatalf("calibration bytes do not round-trip (%d and %d bytes)", len(sent), len(again))
+	}
+	must(t, a.Merge(received))
+	merged, err := fp32.QuantizeCalibrated(opts, a)
+	must(t, err)
+	direct, err := fp32.Quantize(opts, batches)
+	must(t, err)
+	if !bytes.Equal(savedBytes(t, merged), savedBytes(t, direct)) {
+		t.Fatal("bytes sent, loaded and merged quantize to another model than one calibration of all")
+	}
+	_, err = LoadCalibrationBytes([]byte("not a calibration"))
+	wantError(t, err, StatusFormat, "Q8CALIB")
+	closeAll(t, a, b, received, merged, direct)
+}
+
 func TestCalibrationMergesExactly(t *testing.T) {
 	train, test := loadDigits(t)
 	fp32, err := LoadONNX(filepath.Join(dataDir(t), "models", "digits_cnn.onnx"))

@@ -730,6 +730,7 @@ static partial class Q8Tests {
     Run("model_mlp", () => DigitsModel("mlp"));
     Run("model_cnn", () => DigitsModel("cnn"));
     Run("calibration_merges_exactly", CalibrationMergesExactly);
+    Run("calibration_bytes_travel", CalibrationBytesTravel);
     Run("calibration_errors", CalibrationErrors);
     Run("partition_pipelines", PartitionPipelines);
     Run("partition_budgets", PartitionBudgets);

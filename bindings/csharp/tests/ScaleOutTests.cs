@@ -82,6 +82,31 @@ static partial class Q8Tests {
 
   // ---- calibration -------------------------------------------------------------------------------
 
+  static void CalibrationBytesTravel() {
+    using (var cnn = new Cnn())
+    using (var o = new PtqOptions { Observer = ObserverKind.Entropy })
+    using (var a = cnn.Fp32.Calibrate(o, cnn.Batches.Take(2)))
+    using (var b = cnn.Fp32.Calibrate(o, cnn.Batches.Skip(2))) {
+      byte[] sent;
+      using (var t = b.ToBytes()) sent = t.ToU8Array();
+      Check(sent.Length > 0, "calibration bytes");
+      using (var received = Calibration.LoadBytes(sent)) {
+        using (var again = received.ToBytes()) Check(sent.SequenceEqual(again.ToU8Array()), "bytes round-trip");
+        a.Merge(received);
+      }
+      var dir = TempDir("calibration-bytes");
+      using (var merged = cnn.Fp32.QuantizeCalibrated(o, a))
+      using (var direct = cnn.Fp32.Quantize(o, cnn.Batches)) {
+        merged.Save(Path.Combine(dir, "merged.q8"));
+        direct.Save(Path.Combine(dir, "direct.q8"));
+        Check(File.ReadAllBytes(Path.Combine(dir, "merged.q8")).SequenceEqual(File.ReadAllBytes(Path.Combine(dir, "direct.q8"))),
+              "bytes sent, loaded and merged vs one calibration of all");
+      }
+      Fails(Status.ErrFormat, () => Calibration.LoadBytes(System.Text.Encoding.ASCII.GetBytes("not a calibration")),
+            "load foreign bytes", "Q8CALIB");
+    }
+  }
+
   static void CalibrationMergesExactly() {
     var dir = TempDir("calibration");
     using (var cnn = new Cnn()) {

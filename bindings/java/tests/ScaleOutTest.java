@@ -98,6 +98,25 @@ class ScaleOutTest {
   }
 
   @Test
+  void calibrationBytesLoadElsewhereAndMerge() throws IOException {
+    try (PtqOptions o = new PtqOptions()) {
+      o.setObserver(ObserverKind.ENTROPY);
+      try (Calibration a = fp32.calibrate(o, batches.subList(0, 2));
+           Calibration b = fp32.calibrate(o, batches.subList(2, 4)); Tensor sentTensor = b.toBytes()) {
+        byte[] sent = sentTensor.toU8Array();
+        try (Calibration received = Calibration.loadBytes(sent); Tensor again = received.toBytes()) {
+          assertArrayEquals(sent, again.toU8Array());
+          a.merge(received);
+        }
+        try (Model merged = fp32.quantizeCalibrated(o, a); Model direct = fp32.quantize(o, batches)) {
+          assertArrayEquals(saved(direct), saved(merged), "bytes sent, loaded and merged vs one calibration");
+        }
+        ErrorTest.fails(Status.ERR_FORMAT, () -> Calibration.loadBytes("not a calibration".getBytes()), "Q8CALIB");
+      }
+    }
+  }
+
+  @Test
   void calibrationsOfOtherSettingsOrModelsAreRefused() {
     try (PtqOptions minmax = new PtqOptions(); PtqOptions entropy = new PtqOptions();
          PtqOptions moving = new PtqOptions(); PtqOptions dynamic = new PtqOptions();

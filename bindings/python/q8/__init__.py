@@ -1119,6 +1119,16 @@ class Calibration(_Handle):
         self._live().merge(other._live())
         return self
 
+    def to_bytes(self) -> bytes:
+        """Its serialized form (to send to another process, e.g. an MPI rank, or to store)."""
+        with Tensor._adopt(self._live().toBytes()) as t:
+            return t.numpy().tobytes()
+
+    @classmethod
+    def from_bytes(cls, data) -> "Calibration":
+        """A calibration from to_bytes() output (checked: q8.Error FORMAT names what is wrong)."""
+        return cls._adopt(_n.Calibration.loadBytes(data))
+
     @property
     def activations(self) -> list:
         """Names of the activations it holds statistics for."""

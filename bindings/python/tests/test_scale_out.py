@@ -40,6 +40,26 @@ def test_merged_calibrations_quantize_like_one(cnn, digits, observer):
         cnn.quantize_calibrated(c, observer="entropy")
 
 
+def test_calibration_bytes_travel(cnn, digits):
+    """What an MPI rank sends: a piece's bytes, loaded elsewhere and merged, quantize like one call."""
+    data = batches(digits)
+    x = np.ascontiguousarray(digits.x_test.reshape(-1, 1, 8, 8))
+    with cnn.calibrate(data[:2], observer="entropy") as a, cnn.calibrate(data[2:], observer="entropy") as b:
+        sent = b.to_bytes()
+        assert isinstance(sent, bytes) and len(sent) > 0
+        with q8.Calibration.from_bytes(sent) as received:
+            assert received.activations == b.activations
+            assert received.to_bytes() == sent
+            a.merge(received)
+        with cnn.quantize_calibrated(a, observer="entropy") as merged, \
+                cnn.quantize("static", calibration=data, observer="entropy") as whole:
+            same_model(merged, whole, x)
+    with pytest.raises(q8.FormatError):
+        q8.Calibration.from_bytes(sent[:-3])
+    with pytest.raises(q8.FormatError):
+        q8.Calibration.from_bytes(b"not a calibration")
+
+
 def test_partitioned_pipeline_equals_the_whole_model(cnn, digits):
     x = np.ascontiguousarray(digits.x_test.reshape(-1, 1, 8, 8))
     with cnn.quantize("static", calibration=batches(digits)) as int8:
