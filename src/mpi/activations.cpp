@@ -88,8 +88,11 @@ std::vector<std::pair<std::string, Tensor>> unpack(const std::vector<unsigned ch
     if (qcount > bytes.size()) throw CliError{"activation '" + name + "': bad quantization parameter count", kExitError};
     std::vector<float> scales(qcount);
     std::vector<int32_t> zps(qcount);
-    std::memcpy(scales.data(), r.take(qcount * sizeof(float)), qcount * sizeof(float));
-    std::memcpy(zps.data(), r.take(qcount * sizeof(int32_t)), qcount * sizeof(int32_t));
+    const unsigned char *scale_bytes = r.take(qcount * sizeof(float)), *zp_bytes = r.take(qcount * sizeof(int32_t));
+    if (qcount) {  // (an FP32 tensor has none: empty vectors' data() may be null, not for memcpy)
+      std::memcpy(scales.data(), scale_bytes, qcount * sizeof(float));
+      std::memcpy(zps.data(), zp_bytes, qcount * sizeof(int32_t));
+    }
     const uint64_t nbytes = r.get<uint64_t>();
     const unsigned char *data = r.take(nbytes);
     q8_tensor *t = nullptr;
