@@ -71,25 +71,46 @@ class MaxPool final : public PoolKernel {
     const T *xp = static_cast<const T *>(x.data);
     T *yp = static_cast<T *>(y->data);
     const int64_t out_plane = h_.out * w_.out;
+    const std::vector<TapRange> rows = tap_ranges(h_), cols = tap_ranges(w_);
+    T lowest = std::numeric_limits<T>::lowest();
+    if (std::numeric_limits<T>::has_infinity) lowest = -std::numeric_limits<T>::infinity();
     for_each_plane(planes_, static_cast<std::size_t>(out_plane * h_.kernel * w_.kernel), [&](int64_t p) {
       const T *xc = xp + p * h_.in * w_.in;
       T *yc = yp + p * out_plane;
       for (int64_t oy = 0; oy < h_.out; ++oy)
         for (int64_t ox = 0; ox < w_.out; ++ox) {
-          T best = std::numeric_limits<T>::lowest();
-          if (std::numeric_limits<T>::has_infinity) best = -std::numeric_limits<T>::infinity();
-          for (int64_t ky = 0; ky < h_.kernel; ++ky) {
-            const int64_t iy = oy * h_.stride - h_.pad_begin + ky * h_.dilation;
-            if (iy < 0 || iy >= h_.in) continue;
-            for (int64_t kx = 0; kx < w_.kernel; ++kx) {
-              const int64_t ix = ox * w_.stride - w_.pad_begin + kx * w_.dilation;
-              if (ix >= 0 && ix < w_.in && (xc[iy * w_.in + ix] > best || xc[iy * w_.in + ix] != xc[iy * w_.in + ix]))
-                best = xc[iy * w_.in + ix];  // NaN propagates
+          T best = lowest;
+          for (int64_t ky = rows[oy].lo; ky < rows[oy].hi; ++ky) {
+            const int64_t at = (oy * h_.stride - h_.pad_begin + ky * h_.dilation) * w_.in + ox * w_.stride - w_.pad_begin;
+            for (int64_t kx = cols[ox].lo; kx < cols[ox].hi; ++kx) {
+              const T v = xc[at + kx * w_.dilation];
+              if (v > best || v != v) best = v;  // NaN propagates
             }
           }
           yc[oy * w_.out + ox] = best;
         }
     });
+  }
+
+  // The taps [lo, hi) of output position o's window that fall inside the input (contiguous,
+  // since the input index grows with the tap), once per run instead of a test per tap.
+  struct TapRange {
+    int64_t lo = 0, hi = 0;
+  };
+  static std::vector<TapRange> tap_ranges(const Window &a) {
+    std::vector<TapRange> r(static_cast<std::size_t>(a.out));
+    for (int64_t o = 0; o < a.out; ++o) {
+      TapRange &t = r[static_cast<std::size_t>(o)];
+      t.lo = a.kernel;
+      for (int64_t k = 0; k < a.kernel; ++k) {
+        const int64_t i = o * a.stride - a.pad_begin + k * a.dilation;
+        if (i < 0 || i >= a.in) continue;
+        t.lo = std::min(t.lo, k);
+        t.hi = k + 1;
+      }
+      if (t.hi < t.lo) t.hi = t.lo;
+    }
+    return r;
   }
 };
 
