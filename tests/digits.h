@@ -42,6 +42,11 @@ const char *digits_logits(const q8_model *m, float *x, size_t n, float *out);
 /* How many of n rows' logits are highest (the first of equals) at the label. */
 size_t digits_correct(const float *logits, const int *labels, size_t n);
 
+/* In a Criterion test (digits_fixture.c): loads tests/data/digits.csv.gz from data_dir() into
+ * train and/or held_out (either may be NULL) unless they already hold rows, and checks the split
+ * (1347 training rows, 450 held out). */
+void digits_load_bundled(digits_rows *train, digits_rows *held_out);
+
 /* In a Criterion test: fails it with the message unless the digits_* call returns NULL. */
 #define DIGITS_OR_FAIL(call)                                                                   \
   do {                                                                                         \

@@ -16,12 +16,7 @@
 
 static digits_rows g_train;
 
-static void load_digits(void) {
-  if (g_train.n) return;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, &g_train, NULL));
-}
+static void load_digits(void) { digits_load_bundled(&g_train, NULL); }
 
 static q8_model *load_bundled(const char *name) {
   char rel[64];

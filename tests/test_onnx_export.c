@@ -20,13 +20,7 @@
 
 static digits_rows g_train, g_test;
 
-static void load_digits(void) {
-  if (g_test.n) return;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
-  cr_assert_eq(g_test.n, 450);
-}
+static void load_digits(void) { digits_load_bundled(&g_train, &g_test); }
 
 /* The logits of every held-out row, batches of 64 (the last one smaller). */
 static float *logits(const q8_model *m) {

@@ -15,13 +15,7 @@
 
 static digits_rows g_train, g_test;
 
-static void load_digits(void) {
-  if (g_test.n) return;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
-  cr_assert_eq(g_test.n, 450);
-}
+static void load_digits(void) { digits_load_bundled(&g_train, &g_test); }
 
 static const char *const kModels[] = {"mlp", "tiny_cnn", "cnn"};
 enum { MODELS = 3, MAX_NODES = 32, MAX_PARTS = MAX_NODES };

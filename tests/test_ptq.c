@@ -12,13 +12,7 @@
 /* Train rows (i % 4 != 0) calibrate, held-out rows (i % 4 == 0) measure. */
 static digits_rows g_train, g_test;
 
-static void load_digits(void) {
-  if (g_test.n) return;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
-  cr_assert_eq(g_train.n + g_test.n, 1797);
-}
+static void load_digits(void) { digits_load_bundled(&g_train, &g_test); }
 
 static q8_model *load_bundled(const char *name) {
   char rel[64];

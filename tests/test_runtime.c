@@ -1049,11 +1049,7 @@ Test(runtime_session, bad_input) {
 /* Held-out rows (i % 4 == 0) of digits.csv.gz. */
 static digits_rows g_test;
 
-static void load_digits(void) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, NULL, &g_test));
-}
+static void load_digits(void) { digits_load_bundled(NULL, &g_test); }
 
 /* The "fp32_accuracy" figure of model `key` in fp32_accuracy.json. */
 static double expected_accuracy(const char *key) {

@@ -15,13 +15,7 @@
 
 static digits_rows g_train, g_test;
 
-static void load_digits(void) {
-  if (g_test.n) return;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/digits.csv.gz", data_dir());
-  DIGITS_OR_FAIL(digits_load(path, &g_train, &g_test));
-  cr_assert_eq(g_test.n, 450);
-}
+static void load_digits(void) { digits_load_bundled(&g_train, &g_test); }
 
 static q8_model *mlp(void) { return load_fixture("models/digits_mlp.onnx"); }
 static q8_model *cnn(void) { return load_fixture("models/digits_cnn.onnx"); }
