@@ -442,13 +442,14 @@ Test(partition_run, every_cut_of_the_int8_cnn) {
 /* ---- pipelines ------------------------------------------------------------------------------ */
 
 static q8_pipeline *pipeline_of(const q8_partition_plan *p, int64_t batch, int64_t micro, size_t replicas,
-                                size_t threads, size_t in_flight) {
+                                size_t threads, size_t in_flight, int serial_stages) {
   q8_pipeline_options o;
   Q8_OK_OR_FAIL(q8_pipeline_options_init(&o));
   o.micro_batch = micro;
   o.replicas = replicas;
   o.threads = threads;
   o.max_in_flight = in_flight;
+  o.serial_stages = serial_stages;
   q8_pipeline *pl = NULL;
   Q8_OK_OR_FAIL(q8_pipeline_create(p, batch, &o, &pl));
   return pl;
@@ -461,7 +462,9 @@ static const q8_tensor *pipeline_output(const q8_pipeline *pl) {
 }
 
 /* Pipelines over plan p at micro-batches of 1, 7, 64 and 450 rows (tails of 2 and 30 rows),
- * replicas 1 and 2, threads 1 and 2, max_in_flight 1 and the default, against the whole model. */
+ * replicas 1 and 2, threads 1 and 2, max_in_flight 1 and the default, stages' kernels serial in
+ * half of those (each value with each replica count and in-flight limit), against the whole
+ * model. */
 static void expect_pipelines_equal(const q8_model *m, const q8_partition_plan *p, const int64_t *micros,
                                    size_t micro_count, const char *what) {
   q8_tensor *in = NULL;
@@ -472,10 +475,11 @@ static void expect_pipelines_equal(const q8_model *m, const q8_partition_plan *p
     for (size_t replicas = 1; replicas <= 2; ++replicas)
       for (size_t threads = 1; threads <= 2; ++threads)
         for (size_t in_flight = 0; in_flight <= 1; ++in_flight) {
-          q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, micros[mi], replicas, threads, in_flight);
+          const int serial = (int)((replicas + threads + in_flight) % 2);
+          q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, micros[mi], replicas, threads, in_flight, serial);
           char w[160];
-          snprintf(w, sizeof w, "%s: micro %lld, replicas %zu, threads %zu, in flight %zu", what,
-                   (long long)micros[mi], replicas, threads, in_flight);
+          snprintf(w, sizeof w, "%s: micro %lld, replicas %zu, threads %zu, in flight %zu, serial stages %d", what,
+                   (long long)micros[mi], replicas, threads, in_flight, serial);
           Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
           expect_same_tensor(pipeline_output(pl), want, w);
           Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1)); /* runs repeat */
@@ -521,7 +525,7 @@ Test(partition_pipeline, dynamic_quantization_is_per_micro_batch) {
     const int64_t micro = 64;
     q8_tensor *in = NULL;
     DIGITS_OR_FAIL(digits_wrap(m, g_test.x, g_test.n, &in));
-    q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, micro, 2, 2, 0);
+    q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, micro, 2, 2, 0, 1);
     Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
     const float *got = tensor_data(pipeline_output(pl));
     int differs_from_whole = 0;
@@ -554,7 +558,7 @@ Test(partition_pipeline, outlives_plan_and_model) {
   q8_tensor *in = NULL;
   q8_session *whole = whole_run(m, &in);
   q8_partition_plan *p = plan_of(m, 3, 0, Q8_PARTITION_BY_FLOPS);
-  q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, 7, 2, 2, 0);
+  q8_pipeline *pl = pipeline_of(p, (int64_t)g_test.n, 7, 2, 2, 0, 0);
   q8_partition_plan_destroy(p);
   Q8_OK_OR_FAIL(q8_pipeline_run(pl, (const q8_tensor *const *)&in, 1));
   const q8_tensor *want = NULL;
@@ -593,6 +597,7 @@ Test(partition_pipeline, bad_arguments) {
   cr_assert_eq(o.replicas, 1);
   cr_assert_eq(o.max_in_flight, 0);
   cr_assert_eq(o.threads, 0);
+  cr_assert_eq(o.serial_stages, 0);
   Q8_EXPECT_ERROR(q8_pipeline_create(p, 0, &o, &pl), Q8_ERR_INVALID_ARGUMENT, "batch");
   o.replicas = 0;
   Q8_EXPECT_ERROR(q8_pipeline_create(p, 8, &o, &pl), Q8_ERR_INVALID_ARGUMENT, "replicas");
@@ -604,6 +609,15 @@ Test(partition_pipeline, bad_arguments) {
   cr_assert_null(pl);
   Q8_OK_OR_FAIL(q8_pipeline_create(p, 8, NULL, &pl)); /* NULL options: the defaults */
   q8_pipeline_destroy(pl);
+  /* A caller built against the first version (no serial_stages) still works; less does not. */
+  o.struct_size = offsetof(q8_pipeline_options, serial_stages);
+  o.serial_stages = 12345; /* past the caller's struct: never read */
+  Q8_OK_OR_FAIL(q8_pipeline_create(p, 8, &o, &pl));
+  q8_pipeline_destroy(pl);
+  o.struct_size = offsetof(q8_pipeline_options, threads);
+  Q8_EXPECT_ERROR(q8_pipeline_create(p, 8, &o, &pl), Q8_ERR_INVALID_ARGUMENT, "struct_size");
+  o.struct_size = sizeof o;
+  o.serial_stages = 0;
   Q8_OK_OR_FAIL(q8_pipeline_create(p, 8, &o, &pl));
   const q8_tensor *out = NULL;
   size_t outputs = 0;
@@ -638,7 +652,7 @@ Test(partition_pipeline, error_inside_the_graph) {
   for (int i = 0; i < 27; ++i) ((uint8_t *)tensor_data(in[1]))[i] = (uint8_t)(100 + i);
   Q8_OK_OR_FAIL(q8_tensor_set_qparams(in[0], 0.5f, 3));
   Q8_OK_OR_FAIL(q8_tensor_set_qparams(in[1], 0.25f, 3));
-  q8_pipeline *pl = pipeline_of(p, batch, 2, 2, 2, 0);
+  q8_pipeline *pl = pipeline_of(p, batch, 2, 2, 2, 0, 1);
   Q8_EXPECT_ERROR(q8_pipeline_run(pl, (const q8_tensor *const *)in, 2), Q8_ERR_UNSUPPORTED, "concat_u8_node");
   cr_assert(strstr(q8_last_error(), "q8_pipeline_run") != NULL, "%s", q8_last_error());
   const q8_tensor *y = NULL;

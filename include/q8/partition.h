@@ -104,6 +104,12 @@ typedef struct q8_pipeline_options {
                             activation memory; default 0: partitions + replicas */
   size_t threads;        /* worker threads of the pipeline's task arena; default 0: the
                             run-time setting (q8_runtime_set_threads) */
+  /* Appended in 0.1 (session 6); a struct_size without it reads as 0. */
+  int serial_stages;     /* non-zero: each stage's kernels run on the thread that runs the stage,
+                            so the pipeline's threads are the only ones (no intra-op threads
+                            nested inside, which stall a stage when another holds their chunks;
+                            docs/PARTITIONS.md); outputs are the same bits either way. Default 0:
+                            kernels use q8's run-time thread setting as everywhere else */
 } q8_pipeline_options;
 
 Q8_API q8_status q8_pipeline_options_init(q8_pipeline_options *options);

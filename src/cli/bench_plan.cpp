@@ -150,6 +150,7 @@ int bench_plan(const Args &a, const std::string &model_path, const q8_model *m, 
   settings.replicas = static_cast<std::size_t>(a.get_int("--replicas", 1, 1, 1024));
   settings.max_in_flight = static_cast<std::size_t>(a.get_int("--max-in-flight", 0, 1, 1 << 20));
   settings.threads = static_cast<std::size_t>(a.get_int("--pipeline-threads", 0, 1, 4096));
+  settings.serial_stages = a.has("--serial-stages");
   const Plan plan = load_plan(m, plan_path);
   const int64_t batch = static_cast<int64_t>(b.batch);
   // The pipeline's rule (q8_pipeline_options): 0 or more than the batch is one micro-batch.
@@ -194,11 +195,13 @@ int bench_plan(const Args &a, const std::string &model_path, const q8_model *m, 
   if (a.has("--json")) {
     std::printf("{\"batch\":%zu,\"threads\":%d,\"isa\":\"%s\",\"model\":%s,\"plan\":%s,\"micro_batch\":%lld,"
                 "\"micro_batches\":%lld,\"replicas\":%zu,\"max_in_flight\":%zu,\"pipeline_threads\":%zu,"
+                "\"serial_stages\":%s,"
                 "\"outputs_identical\":%s,"
                 "\"differing_values\":%zu,\"max_abs_diff\":%s,",
                 b.batch, q8_runtime_threads(), q8_isa_name(q8_runtime_isa()), json_string(model_path).c_str(),
                 json_string(plan_path).c_str(), static_cast<long long>(micro), static_cast<long long>(micro_count),
-                settings.replicas, settings.max_in_flight, settings.threads, same.identical() ? "true" : "false",
+                settings.replicas, settings.max_in_flight, settings.threads, settings.serial_stages ? "true" : "false",
+                same.identical() ? "true" : "false",
                 same.differing_values, json_number(same.max_abs).c_str());
     const char *side = "{\"latency_s\":%.9g,\"rows_per_s\":%.9g,\"peak_rss\":%.0f,\"base_rss\":%.0f}";
     std::printf("\"whole\":");
@@ -215,11 +218,12 @@ int bench_plan(const Args &a, const std::string &model_path, const q8_model *m, 
 
   print_bench_header(b);
   std::printf("plan %s: %zu partitions; pipeline: %lld micro-batch%s of %lld rows, %zu replica%s, in flight %s, "
-              "threads %s\n",
+              "threads %s%s\n",
               plan_path.c_str(), parts, static_cast<long long>(micro_count), micro_count == 1 ? "" : "es",
               static_cast<long long>(micro), settings.replicas, settings.replicas == 1 ? "" : "s",
               settings.max_in_flight ? std::to_string(settings.max_in_flight).c_str() : "default",
-              settings.threads ? std::to_string(settings.threads).c_str() : "as --threads");
+              settings.threads ? std::to_string(settings.threads).c_str() : "as --threads",
+              settings.serial_stages ? ", serial stages" : "");
   std::printf("outputs: %s\n", verdict(same).c_str());
   std::printf("%-22s %22s %22s %15s\n", "", "whole model", "pipeline", "pipeline/whole");
   std::printf("%-22s %22s %22s\n", "latency / batch", ms_text(latency[0]).c_str(), ms_text(latency[1]).c_str());

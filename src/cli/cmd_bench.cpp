@@ -29,11 +29,11 @@ int cmd_bench(int argc, char **argv) {
   Args a("bench", argc, argv,
          {"--against", "--data", "--rows", "--input-scale", "--batch", "--rounds", "--reps", "--threads", "--plan",
           "--micro-batch", "--replicas", "--max-in-flight", "--pipeline-threads"},
-         {"--json"});
+         {"--json", "--serial-stages"});
   if (a.help()) {
     std::printf("usage: q8 bench MODEL [--against MODEL2] [--data DATA] [options]\n"
                 "       q8 bench MODEL --plan PLAN.json [--micro-batch M] [--replicas R] [--max-in-flight N]\n"
-                "                [--pipeline-threads T] [options]\n"
+                "                [--pipeline-threads T] [--serial-stages] [options]\n"
                 "  Latency per batch (median of paired rounds), file and weight bytes, peak RSS (a\n"
                 "  child process per model: load + one batch), and top-1 accuracy when DATA has\n"
                 "  labels (rows: test by default). With --against, the ratios MODEL / MODEL2.\n"
@@ -44,7 +44,8 @@ int cmd_bench(int argc, char **argv) {
                 "  micro-batch (default: the whole batch in one); R: sessions per partition (default 1);\n"
                 "  N: micro-batches in flight (default: partitions + replicas); T: the pipeline's threads\n"
                 "  (default: --threads; --threads 1 --pipeline-threads 2 keeps kernels single-threaded\n"
-                "  inside the stages, docs/PARTITIONS.md). DATA only supplies rows.\n"
+                "  inside the stages, docs/PARTITIONS.md; --serial-stages does that for the pipeline alone).\n"
+                "  DATA only supplies rows.\n"
                 "  --rounds N    paired rounds (default 15)   --reps N   batches per round (default 20)\n"
                 "  --threads N   q8 worker threads (default: all cores)\n"
                 "  --json        one JSON object instead of the table\n");
@@ -54,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
   if (a.positional().size() != 1) usage_error("bench: give exactly one model (and --against for a second)");
   if (a.has("--plan") && a.has("--against"))
     usage_error("bench: --plan compares MODEL's pipeline with MODEL itself; it takes no --against");
-  for (const char *o : {"--micro-batch", "--replicas", "--max-in-flight", "--pipeline-threads"})
+  for (const char *o : {"--micro-batch", "--replicas", "--max-in-flight", "--pipeline-threads", "--serial-stages"})
     if (a.has(o) && !a.has("--plan")) usage_error(std::string("bench: ") + o + " needs --plan PLAN.json");
 
   std::vector<Subject> subjects(a.has("--against") ? 2 : 1);

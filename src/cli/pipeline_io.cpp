@@ -17,6 +17,7 @@ Pipeline make_pipeline(const q8_partition_plan *plan, int64_t batch, const Pipel
   o.replicas = s.replicas;
   o.max_in_flight = s.max_in_flight;
   o.threads = s.threads;
+  o.serial_stages = s.serial_stages ? 1 : 0;
   q8_pipeline *p = nullptr;
   Q8_CHECK(q8_pipeline_create(plan, batch, &o, &p));
   return Pipeline(p);

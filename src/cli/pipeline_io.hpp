@@ -27,6 +27,7 @@ Plan load_plan(const q8_model *m, const std::string &path);
 struct PipelineSettings {
   int64_t micro_batch = 0;
   std::size_t replicas = 1, max_in_flight = 0, threads = 0;
+  bool serial_stages = false;
 };
 
 // A pipeline over `plan`'s partitions prepared for `batch` rows.

@@ -104,6 +104,13 @@ int threads() noexcept {
   return g_threads;
 }
 
+namespace {
+thread_local int t_serial = 0;  // SerialKernels scopes open on this thread
+}
+
+SerialKernels::SerialKernels() noexcept { ++t_serial; }
+SerialKernels::~SerialKernels() { --t_serial; }
+
 void parallel_for(std::size_t n, std::size_t grain, std::size_t inline_below,
                   const std::function<void(std::size_t, std::size_t)> &body) {
   if (n == 0) return;
@@ -112,6 +119,10 @@ void parallel_for(std::size_t n, std::size_t grain, std::size_t inline_below,
     return;
   }
   const std::size_t chunks = (n + grain - 1) / grain;
+  if (t_serial > 0) {
+    for (std::size_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+    return;
+  }
   arena().execute([&] {
     oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<std::size_t>(0, chunks, 1),
                               [&](const oneapi::tbb::blocked_range<std::size_t> &r) {

@@ -16,6 +16,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
@@ -71,7 +72,7 @@ class FreeList {
 }  // namespace
 
 Pipeline::Pipeline(const Plan &plan, int64_t batch, const PipelineOptions &o)
-    : inputs_(plan.inputs), outputs_(plan.outputs), batch_(batch), replicas_(o.replicas) {
+    : inputs_(plan.inputs), outputs_(plan.outputs), batch_(batch), replicas_(o.replicas), serial_stages_(o.serial_stages) {
   if (batch < 1) fail(Q8_ERR_INVALID_ARGUMENT, "batch = " + std::to_string(batch) + " must be >= 1");
   if (o.micro_batch < 0) fail(Q8_ERR_INVALID_ARGUMENT, "micro_batch = " + std::to_string(o.micro_batch) + " is negative");
   if (o.replicas < 1) fail(Q8_ERR_INVALID_ARGUMENT, "replicas = 0: each partition needs a session");
@@ -141,6 +142,8 @@ void Pipeline::slice(const q8_tensor &whole, std::size_t micro, q8_tensor *view)
 }
 
 Pipeline::Work Pipeline::run_stage(Stage &stage, std::size_t free_session, Work w, const q8_tensor *const *inputs) const {
+  std::optional<SerialKernels> serial;
+  if (serial_stages_) serial.emplace();
   rt::Session &session = rows(w.micro) == micro_ ? *stage.sessions[free_session] : *stage.tail;
   std::vector<q8_tensor> views(stage.inputs.size());
   std::vector<const q8_tensor *> in(stage.inputs.size());

@@ -20,6 +20,7 @@ struct PipelineOptions {
   std::size_t replicas = 1;
   std::size_t max_in_flight = 0;  // 0: partitions + replicas
   std::size_t threads = 0;        // 0: q8's run-time setting
+  bool serial_stages = false;     // kernels on the stage's own thread (q8::SerialKernels)
 };
 
 class Pipeline {
@@ -76,6 +77,7 @@ class Pipeline {
   std::vector<std::unique_ptr<q8_tensor>> results_;  // the full-batch graph outputs
   int64_t batch_, micro_;
   std::size_t micro_count_, replicas_;
+  bool serial_stages_;
   tbb::task_arena arena_;
   std::atomic<bool> running_{false};
   bool ran_ = false;

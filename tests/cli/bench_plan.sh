@@ -39,6 +39,14 @@ awk '
     if ((r - p / w) ^ 2 > 1e-5) { print "int8: ratio " r " is not pipeline / whole " p / w; exit 1 }
   }' int8.txt || fail "int8: inconsistent figures"
 
+# The same pipeline with --serial-stages (kernels on the stages' own threads, q8's setting left at
+# 2 threads): said in the plan line, outputs still identical.
+"$q8" bench cnn8.q8 --plan plan-int8.json --micro-batch 7 --batch 64 --threads 2 --serial-stages --rounds 2 --reps 2 \
+  "${rows[@]}" > serial.txt
+grep -q "^plan plan-int8.json: 2 partitions; pipeline: 10 micro-batches of 7 rows, 1 replica, in flight default, threads as --threads, serial stages$" serial.txt ||
+  fail "serial: no plan line naming serial stages"
+grep -q "^outputs: identical (1 output, 640 values: memcmp equal)$" serial.txt || fail "serial: outputs not identical"
+
 # FP32 as JSON, 2 replicas, 3 in flight, micro-batches of 16 over 64 rows, single-threaded kernels
 # in a 2-thread pipeline: a valid object whose figures agree, and identical outputs (q8's ordered
 # FP32 GEMM computes a row's bits whatever the row count: docs/PARTITIONS.md, Bit-exactness).
@@ -49,7 +57,7 @@ cat fp32.json
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert (j["batch"], j["micro_batch"], j["micro_batches"], j["replicas"], j["max_in_flight"]) == (64, 16, 4, 2, 3), j
-assert (j["threads"], j["pipeline_threads"]) == (1, 2), j
+assert (j["threads"], j["pipeline_threads"], j["serial_stages"]) == (1, 2, False), j
 assert j["plan"] == "plan-fp32.json" and j["model"].endswith("digits_cnn.onnx"), j
 assert (j["outputs_identical"], j["differing_values"], j["max_abs_diff"]) == (True, 0, 0), j
 for side in ("whole", "pipeline"):
@@ -105,5 +113,6 @@ expect 2 "--replicas must be an integer in \[1," "$fp32" --plan plan-fp32.json -
 expect 2 "--max-in-flight must be an integer in \[1," "$fp32" --plan plan-fp32.json --max-in-flight 0
 expect 2 "--pipeline-threads must be an integer in \[1," "$fp32" --plan plan-fp32.json --pipeline-threads 0
 expect 2 "--micro-batch needs --plan" "$fp32" --micro-batch 8
+expect 2 "--serial-stages needs --plan" "$fp32" --serial-stages
 expect 2 "--plan needs a value" "$fp32" --plan
 echo "bench_plan: all checks passed"

@@ -1207,7 +1207,7 @@ class Pipeline(_Handle):
     _kind = "Pipeline"
 
     def __init__(self, plan: PartitionPlan, batch: int, *, micro_batch: int = 0, replicas: int = 1,
-                 max_in_flight: int = 0, threads: int = 0):
+                 max_in_flight: int = 0, threads: int = 0, serial_stages: bool = False):
         if not isinstance(plan, PartitionPlan):
             raise _error(Status.ERR_INVALID_ARGUMENT, f"Pipeline takes a q8.PartitionPlan, not {type(plan).__name__}")
         options = _n.PipelineOptions()
@@ -1215,6 +1215,7 @@ class Pipeline(_Handle):
         options.replicas = int(replicas)
         options.max_in_flight = int(max_in_flight)
         options.threads = int(threads)
+        options.serial_stages = 1 if serial_stages else 0
         self.batch = int(batch)
         self._h = _n.Pipeline(plan._live(), self.batch, options)
         self._outputs = self._h.outputCount()

@@ -72,10 +72,11 @@ def test_partitioned_pipeline_equals_the_whole_model(cnn, digits):
             assert first["outputs"] == second["inputs"]
             saved = json.loads(plan.describe(json=True))
             assert len(saved["partitions"]) == 2
-            for micro_batch, replicas in [(0, 1), (7, 1), (64, 2)]:
-                with q8.Pipeline(plan, len(x), micro_batch=micro_batch, replicas=replicas, threads=2) as p:
+            for micro_batch, replicas, serial in [(0, 1, False), (7, 1, True), (64, 2, False), (7, 2, True)]:
+                with q8.Pipeline(plan, len(x), micro_batch=micro_batch, replicas=replicas, threads=2,
+                                 serial_stages=serial) as p:
                     (got,) = p.run(x)
-                assert got.tobytes() == want.tobytes(), (micro_batch, replicas)
+                assert got.tobytes() == want.tobytes(), (micro_batch, replicas, serial)
             # Partition by partition through plain sessions: the same logits.
             with plan.model(0) as m0, plan.model(1) as m1, m0.session(len(x)) as s0, m1.session(len(x)) as s1:
                 mid = s0.run(x)
