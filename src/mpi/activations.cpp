@@ -78,7 +78,10 @@ std::vector<std::pair<std::string, Tensor>> unpack(const std::vector<unsigned ch
   for (uint32_t i = 0; i < count; ++i) {
     const uint32_t len = r.get<uint32_t>();
     std::string name(reinterpret_cast<const char *>(r.take(len)), len);
-    const auto dt = static_cast<q8_dtype>(r.get<int32_t>());
+    const int32_t dt_bits = r.get<int32_t>();
+    if (dt_bits < Q8_DTYPE_F32 || dt_bits > Q8_DTYPE_S32)
+      throw CliError{"activation '" + name + "': unknown dtype " + std::to_string(dt_bits), kExitError};
+    const auto dt = static_cast<q8_dtype>(dt_bits);
     const uint32_t rank = r.get<uint32_t>();
     if (rank > Q8_MAX_RANK) throw CliError{"activation '" + name + "': rank " + std::to_string(rank) + " too large", kExitError};
     int64_t shape[Q8_MAX_RANK] = {};
@@ -95,16 +98,22 @@ std::vector<std::pair<std::string, Tensor>> unpack(const std::vector<unsigned ch
     }
     const uint64_t nbytes = r.get<uint64_t>();
     const unsigned char *data = r.take(nbytes);
+    // The shape must account for exactly the bytes that came (checked before allocating).
+    uint64_t have = dt == Q8_DTYPE_F32 || dt == Q8_DTYPE_S32 ? 4 : 1;
+    for (uint32_t d = 0; d < rank; ++d)
+      if (shape[d] < 0 || __builtin_mul_overflow(have, static_cast<uint64_t>(shape[d]), &have))
+        throw CliError{"activation '" + name + "': bad shape", kExitError};
+    if (have != nbytes)
+      throw CliError{"activation '" + name + "': " + std::to_string(nbytes) + " bytes for a tensor of " + std::to_string(have), kExitError};
     q8_tensor *t = nullptr;
     Q8_CHECK(q8_tensor_create(dt, shape, rank, &t));
     Tensor owned(t);
-    size_t have = 0;
-    Q8_CHECK(q8_tensor_nbytes(t, &have));
-    if (have != nbytes)
-      throw CliError{"activation '" + name + "': " + std::to_string(nbytes) + " bytes for a tensor of " + std::to_string(have), kExitError};
     void *dst = nullptr;
     Q8_CHECK(q8_tensor_data(t, &dst));
     if (nbytes) std::memcpy(dst, data, nbytes);
+    if (axis < -1 || (axis == -1 && qcount > 1))
+      throw CliError{"activation '" + name + "': quantization axis " + std::to_string(axis) + " for " +
+                         std::to_string(qcount) + " parameters", kExitError};
     if (qcount == 1 && axis < 0) Q8_CHECK(q8_tensor_set_qparams(t, scales[0], zps[0]));
     else if (qcount) Q8_CHECK(q8_tensor_set_qparams_per_axis(t, axis, scales.data(), zps.data(), qcount));
     out.emplace_back(std::move(name), std::move(owned));
