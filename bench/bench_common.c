@@ -149,6 +149,18 @@ static int by_value(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+double bench_seconds_per_call(void (*op)(void *ctx), void *ctx, double min_s) {
+  long calls = 0;
+  const double t0 = bench_now();
+  double t;
+  do {
+    op(ctx);
+    ++calls;
+    t = bench_now() - t0;
+  } while (t < min_s);
+  return t / (double)calls;
+}
+
 double bench_median(double *v, size_t n) {
   if (n == 0) return 0;
   qsort(v, n, sizeof *v, by_value);

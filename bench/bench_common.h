@@ -28,6 +28,9 @@ void bench_copy(int threads, void *dst, const void *src, size_t bytes);
 
 double bench_median(double *v, size_t n); /* sorts v */
 
+/* Seconds per call of op(ctx): calls it until at least min_s seconds have passed. */
+double bench_seconds_per_call(void (*op)(void *ctx), void *ctx, double min_s);
+
 typedef struct {
   double op_gbps, memcpy_gbps, ratio; /* medians; ratio = median of per-round op/memcpy */
   size_t rounds;

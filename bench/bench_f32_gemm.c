@@ -49,36 +49,26 @@ static void check(q8_status st, const char *what) {
   }
 }
 
-static void run_packed(const call *x) {
+static void run_packed(void *ctx) {
+  const call *x = ctx;
   const shape *s = x->s;
   check(q8_gemm_f32_ordered_packed(Q8_NO_TRANSPOSE, s->m, 1.0f, x->a, s->k, x->packed, 0.0f, x->c, s->n),
         "q8_gemm_f32_ordered_packed");
 }
 
-static void run_q8(const call *x) {
+static void run_q8(void *ctx) {
+  const call *x = ctx;
   const shape *s = x->s;
   check(q8_gemm_f32_ordered(Q8_NO_TRANSPOSE, s->trans_b ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE, s->m, s->n, s->k, 1.0f,
                             x->a, s->k, x->b, s->trans_b ? s->k : s->n, 0.0f, x->c, s->n),
         "q8_gemm_f32_ordered");
 }
 
-static void run_blas(const call *x) {
+static void run_blas(void *ctx) {
+  const call *x = ctx;
   const shape *s = x->s;
   cblas_sgemm(kRowMajor, kNoTrans, s->trans_b ? kTrans : kNoTrans, (int)s->m, (int)s->n, (int)s->k, 1.0f, x->a,
               (int)s->k, x->b, s->trans_b ? (int)s->k : (int)s->n, 0.0f, x->c, (int)s->n);
-}
-
-/* Seconds per call, over >= min_s of calls. */
-static double time_calls(void (*fn)(const call *), const call *x, double min_s) {
-  long calls = 0;
-  const double t0 = bench_now();
-  double t;
-  do {
-    fn(x);
-    ++calls;
-    t = bench_now() - t0;
-  } while (t < min_s);
-  return t / (double)calls;
 }
 
 int main(int argc, char **argv) {
@@ -122,7 +112,7 @@ int main(int argc, char **argv) {
     check(q8_gemm_f32_pack_b(s->trans_b ? Q8_TRANSPOSE : Q8_NO_TRANSPOSE, s->k, s->n, b, s->trans_b ? s->k : s->n,
                              &packed),
           "q8_gemm_f32_pack_b");
-    const call p = {s, a, b, packed, c0}, q = {s, a, b, packed, c1}, o = {s, a, b, packed, c2};
+    call p = {s, a, b, packed, c0}, q = {s, a, b, packed, c1}, o = {s, a, b, packed, c2};
     for (int threads = 1; threads <= 2; ++threads) {
       if (only_threads && threads != only_threads) continue;
       q8_runtime_set_threads(threads);
@@ -139,12 +129,12 @@ int main(int argc, char **argv) {
         const double d = fabs((double)c1[i] - c2[i]) / (fabs((double)c2[i]) + 1e-3);
         if (d > max_rel) max_rel = d;
       }
-      void (*const fns[3])(const call *) = {run_packed, run_q8, run_blas};
-      const call *args[3] = {&p, &q, &o};
+      void (*const fns[3])(void *) = {run_packed, run_q8, run_blas};
+      call *args[3] = {&p, &q, &o};
       double t[3][100], rp[100], rq[100];
       const bench_load_mark mark = bench_load_begin();
       for (int r = 0; r < rounds; ++r) {
-        for (int i = 0; i < 3; ++i) t[(r + i) % 3][r] = time_calls(fns[(r + i) % 3], args[(r + i) % 3], 0.03);
+        for (int i = 0; i < 3; ++i) t[(r + i) % 3][r] = bench_seconds_per_call(fns[(r + i) % 3], args[(r + i) % 3], 0.03);
         rp[r] = t[2][r] / t[0][r];
         rq[r] = t[2][r] / t[1][r];
       }

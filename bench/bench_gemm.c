@@ -241,17 +241,20 @@ static void run_lib(problem *p, int lib) {
   }
 }
 
-/* Seconds per call: repeats until at least `min_s` passed. */
+/* One library's call on problem p, for bench_seconds_per_call. */
+typedef struct {
+  problem *p;
+  int lib;
+} lib_call;
+
+static void run_lib_call(void *ctx) {
+  const lib_call *c = ctx;
+  run_lib(c->p, c->lib);
+}
+
 static double time_lib(problem *p, int lib, double min_s) {
-  int reps = 0;
-  const double t0 = bench_now();
-  double t;
-  do {
-    run_lib(p, lib);
-    ++reps;
-    t = bench_now() - t0;
-  } while (t < min_s);
-  return t / reps;
+  lib_call c = {p, lib};
+  return bench_seconds_per_call(run_lib_call, &c, min_s);
 }
 
 /* Exact comparison of the int32 results; sgemm within f32 rounding of the sum's magnitude. */

@@ -107,29 +107,18 @@ typedef struct {
   int n_dense, n_sparse, i_dense, i_sparse; /* copies, and the one used next */
 } problem;
 
-static void run_dense(problem *p) {
+static void run_dense(void *ctx) {
+  problem *p = ctx;
   const int i = p->i_dense;
   p->i_dense = (i + 1) % p->n_dense;
   check(q8_gemm_u8s8_packed(Q8_NO_TRANSPOSE, p->m, p->a, p->k, 0, p->dense[i], NULL, p->c, p->n), "dense");
 }
 
-static void run_sparse(problem *p) {
+static void run_sparse(void *ctx) {
+  problem *p = ctx;
   const int i = p->i_sparse;
   p->i_sparse = (i + 1) % p->n_sparse;
   check(q8_sparse_gemm_u8s8(p->m, p->a, p->k, 0, p->sparse[i], NULL, p->c, p->n), "sparse");
-}
-
-/* Seconds per call over >= min_s of calls. */
-static double time_op(void (*op)(problem *), problem *p, double min_s) {
-  int reps = 0;
-  const double t0 = bench_now();
-  double t;
-  do {
-    op(p);
-    ++reps;
-    t = bench_now() - t0;
-  } while (t < min_s);
-  return t / reps;
 }
 
 typedef struct {
@@ -145,11 +134,11 @@ static pair_result measure_pair(problem *p, int cold, int rounds, double min_s) 
   run_sparse(p);
   for (int i = 0; i < rounds; ++i) {
     if (i % 2 == 0) {
-      td[i] = time_op(run_dense, p, min_s);
-      ts[i] = time_op(run_sparse, p, min_s);
+      td[i] = bench_seconds_per_call(run_dense, p, min_s);
+      ts[i] = bench_seconds_per_call(run_sparse, p, min_s);
     } else {
-      ts[i] = time_op(run_sparse, p, min_s);
-      td[i] = time_op(run_dense, p, min_s);
+      ts[i] = bench_seconds_per_call(run_sparse, p, min_s);
+      td[i] = bench_seconds_per_call(run_dense, p, min_s);
     }
     r[i] = td[i] / ts[i];
   }

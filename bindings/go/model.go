@@ -242,6 +242,23 @@ func flatten(batches [][]*Tensor) []*Tensor {
 	return flat
 }
 
+// runner is what the raw Session and Pipeline share: a run on one input, or on a list.
+type runner interface {
+	Run(raw.TensorList)
+	RunOne(raw.Tensor)
+}
+
+// runInputs runs h on the inputs: a single one as it is, several copied into a list first.
+func runInputs(h runner, hs []raw.Tensor) {
+	if len(hs) == 1 {
+		h.RunOne(hs[0])
+		return
+	}
+	list := tensorList(hs)
+	defer raw.DeleteTensorList(list)
+	h.Run(list)
+}
+
 // tensorList copies tensors into the facade's list (it holds clones, freed with the list).
 func tensorList(hs []raw.Tensor) raw.TensorList {
 	list := raw.NewTensorList()
@@ -326,15 +343,7 @@ func (s *Session) Run(inputs ...*Tensor) error {
 		return err
 	}
 	defer keepAlive(inputs...)
-	return s.do(func(h raw.Session) {
-		if len(hs) == 1 {
-			h.RunOne(hs[0])
-			return
-		}
-		list := tensorList(hs)
-		defer raw.DeleteTensorList(list)
-		h.Run(list)
-	})
+	return s.do(func(h raw.Session) { runInputs(h, hs) })
 }
 
 // Output is a copy of output i of the last run (StatusState before the first run).

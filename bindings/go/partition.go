@@ -239,15 +239,7 @@ func (p *Pipeline) Run(inputs ...*Tensor) error {
 		return err
 	}
 	defer keepAlive(inputs...)
-	return p.do(func(h raw.Pipeline) {
-		if len(hs) == 1 {
-			h.RunOne(hs[0])
-			return
-		}
-		list := tensorList(hs)
-		defer raw.DeleteTensorList(list)
-		h.Run(list)
-	})
+	return p.do(func(h raw.Pipeline) { runInputs(h, hs) })
 }
 
 // OutputCount is the whole model's number of outputs.
