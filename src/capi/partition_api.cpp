@@ -133,7 +133,7 @@ q8_status q8_partition_plan_model(const q8_partition_plan *plan, size_t index, q
   return guard(__func__, [&] {
     Q8_CHECK_NOT_NULL(out);
     const partition::Part &p = part_at(plan, index);
-    *out = new q8_model(*p.model);  // a copy of the graph; constants share their bytes
+    *out = new q8_model{p.model->graph};  // a copy of the graph; constants share their bytes
   });
 }
 

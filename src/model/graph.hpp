@@ -23,6 +23,8 @@
 #include "core/tensor.hpp"
 #include "q8/common.h"
 
+#include "model/pack_cache.hpp"
+
 namespace q8::model {
 
 // Constant bytes, owned or borrowed from a mapped file that `keeper` keeps alive.
@@ -104,7 +106,9 @@ struct Graph {
 
 }  // namespace q8::model
 
-// The object behind the opaque q8_model handle.
+// The object behind the opaque q8_model handle. Not copyable: a copy of the graph is a new model
+// with a cache of its own (q8_model{graph}).
 struct q8_model {
   q8::model::Graph graph;
+  std::unique_ptr<q8::model::PackCache> packs = std::make_unique<q8::model::PackCache>();
 };

@@ -26,6 +26,19 @@ struct NodeContext {
   const model::Node &node;
   std::vector<Operand> in;
   std::vector<q8_tensor *> out;  // nullptr: omitted optional output
+  model::PackCache *packs = nullptr;  // the model's, for prepared constant weights
+
+  // A prepared form of constant weights shared by every session of the model: make(T &) runs
+  // once per (node, what). `what` names the kernel's purpose and the type T.
+  template <class T, class Make>
+  std::shared_ptr<const T> shared(const std::string &what, Make &&make) const {
+    if (!packs) {
+      auto own = std::make_shared<T>();
+      make(*own);
+      return own;
+    }
+    return packs->get<T>(node.name + '\n' + what, std::forward<Make>(make));
+  }
 };
 
 class Kernel {

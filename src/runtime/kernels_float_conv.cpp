@@ -1,5 +1,6 @@
 // f32 Conv (NCHW activations, OIHW weights; 1-D and 2-D) as one ordered GEMM per group over a
-// chunk of images: patches [images x OH*OW, K] x W^T [K, Mg] (W^T packed once when constant; the
+// chunk of images: patches [images x OH*OW, K] x W^T [K, Mg] (W^T packed once per model when
+// constant; the
 // patches are built as their transpose, im2col rows of contiguous pixels), then
 // the [pixel, channel] result goes to NCHW with the bias added. Pixels of many images make the
 // GEMM tall (the 8x8 digits CNN: 4096 rows at batch 64) while the output channels are its narrow
@@ -52,8 +53,11 @@ class ConvF32 final : public Kernel {
     mg_ = m_ / group_;
     kdim_ = cg_ * h_.kernel * w_.kernel;
     depthwise_ = cg_ == 1 && group_ > 1;
-    packs_.clear();
-    if (!depthwise_ && ctx.in[1].constant) pack_weights(f32(w));
+    packs_.reset();
+    if (!depthwise_ && ctx.in[1].constant)
+      packs_ = ctx.shared<std::vector<gemm::f32::PackedB>>("f32 W^T per group", [&](std::vector<gemm::f32::PackedB> &p) {
+        pack_weights(f32(w), p);
+      });
     const int64_t rows_per_image = std::max<int64_t>(1, h_.out * w_.out);
     chunk_ = std::clamp<int64_t>(kPatchFloats / std::max<int64_t>(1, rows_per_image * kdim_), 1, std::max<int64_t>(batch_, 1));
   }
@@ -64,7 +68,9 @@ class ConvF32 final : public Kernel {
     const float *bias = b ? f32(*b) : nullptr;
     float *y = f32(ctx.out[0]);
     if (depthwise_) return run_depthwise(x, w, bias, y);
-    if (packs_.empty()) pack_weights(w);
+    std::vector<gemm::f32::PackedB> fresh;  // weights that are not constant: packed per run
+    if (!packs_) pack_weights(w, fresh);
+    const std::vector<gemm::f32::PackedB> &packs = packs_ ? *packs_ : fresh;
     const int64_t out_plane = h_.out * w_.out;
     for (int64_t i0 = 0; i0 < batch_; i0 += chunk_) {
       const int64_t images = std::min(chunk_, batch_ - i0), rows = images * out_plane;
@@ -72,7 +78,7 @@ class ConvF32 final : public Kernel {
       result_.resize(static_cast<std::size_t>(rows * mg_));
       for (int64_t g = 0; g < group_; ++g) {
         im2col(x, i0, images, g);
-        gemm::f32::sgemm_packed(true, rows, packs_[static_cast<std::size_t>(g)], 1.0f, patches_.data(), rows, 0.0f,
+        gemm::f32::sgemm_packed(true, rows, packs[static_cast<std::size_t>(g)], 1.0f, patches_.data(), rows, 0.0f,
                                 result_.data(), mg_);
         to_nchw(i0, images, g, bias, y);
       }
@@ -83,10 +89,10 @@ class ConvF32 final : public Kernel {
   // Patches and results of at most this many floats each per chunk of images.
   static constexpr int64_t kPatchFloats = int64_t(1) << 22;
 
-  void pack_weights(const float *w) {
-    packs_.resize(static_cast<std::size_t>(group_));
+  void pack_weights(const float *w, std::vector<gemm::f32::PackedB> &packs) const {
+    packs.resize(static_cast<std::size_t>(group_));
     for (int64_t g = 0; g < group_; ++g)  // W_g is [Mg, K]: op(B) = W_g^T, stored transposed
-      gemm::f32::pack_b(packs_[static_cast<std::size_t>(g)], true, kdim_, mg_, w + g * mg_ * kdim_, kdim_);
+      gemm::f32::pack_b(packs[static_cast<std::size_t>(g)], true, kdim_, mg_, w + g * mg_ * kdim_, kdim_);
   }
 
   // Row (c, ky, kx) of the column matrix holds, for each output pixel of each image of the chunk,
@@ -179,7 +185,7 @@ class ConvF32 final : public Kernel {
   int64_t group_ = 1, batch_ = 0, c_ = 0, m_ = 0, cg_ = 0, mg_ = 0, kdim_ = 0, chunk_ = 1;
   Window h_, w_;
   bool depthwise_ = false;
-  std::vector<gemm::f32::PackedB> packs_;  // W_g^T per group
+  std::shared_ptr<const std::vector<gemm::f32::PackedB>> packs_;  // constant W_g^T per group
   std::vector<float> patches_, result_;     // one chunk of images
 };
 

@@ -1,5 +1,5 @@
 // f32 Gemm and MatMul on the ordered FP32 GEMM (ONNX semantics; batch-invariant bits). A constant
-// B (the weights) is packed once in prepare().
+// B (the weights) is packed once per model, in the first session's prepare().
 #include "gemm/f32/ordered.hpp"
 #include "runtime/kernels_float_util.hpp"
 
@@ -35,8 +35,11 @@ class GemmF32 final : public Kernel {
       c_row_stride_ = rows == 1 ? 0 : cols;
       c_col_stride_ = cols == 1 ? 0 : 1;
     }
-    packed_ = ctx.in[1].constant;
-    if (packed_) gemm::f32::pack_b(pack_, trans_b_, k_, n_, f32(b), b.shape[1]);
+    pack_.reset();
+    if (ctx.in[1].constant)
+      pack_ = ctx.shared<gemm::f32::PackedB>("f32 B", [&](gemm::f32::PackedB &p) {
+        gemm::f32::pack_b(p, trans_b_, k_, n_, f32(b), b.shape[1]);
+      });
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, {m_, n_});
   }
 
@@ -51,16 +54,16 @@ class GemmF32 final : public Kernel {
         for (int64_t j = 0; j < n_; ++j) y[i * n_ + j] = beta_ * cp[i * c_row_stride_ + j * c_col_stride_];
       beta = 1.0f;
     }
-    if (packed_)
-      gemm::f32::sgemm_packed(trans_a_, m_, pack_, alpha_, f32(a), a.shape[1], beta, y, n_);
+    if (pack_)
+      gemm::f32::sgemm_packed(trans_a_, m_, *pack_, alpha_, f32(a), a.shape[1], beta, y, n_);
     else
       gemm::f32::sgemm_ordered(trans_a_, trans_b_, m_, n_, k_, alpha_, f32(a), a.shape[1], f32(b), b.shape[1], beta,
                                y, n_);
   }
 
  private:
-  bool trans_a_ = false, trans_b_ = false, packed_ = false;
-  gemm::f32::PackedB pack_;
+  bool trans_a_ = false, trans_b_ = false;
+  std::shared_ptr<const gemm::f32::PackedB> pack_;  // a constant B, packed
   float alpha_ = 1, beta_ = 1;
   int64_t m_ = 0, n_ = 0, k_ = 0, c_row_stride_ = 0, c_col_stride_ = 0;
 };
@@ -102,8 +105,11 @@ class MatMulF32 final : public Kernel {
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, out);
     int64_t b_count = 1;
     for (int64_t d : b_bdims_) b_count *= d;
-    packed_ = ctx.in[1].constant && b_count == 1;
-    if (packed_) gemm::f32::pack_b(pack_, false, k_, n_, f32(b), n_);
+    pack_.reset();
+    if (ctx.in[1].constant && b_count == 1)
+      pack_ = ctx.shared<gemm::f32::PackedB>("f32 B", [&](gemm::f32::PackedB &p) {
+        gemm::f32::pack_b(p, false, k_, n_, f32(b), n_);
+      });
   }
 
   void run(NodeContext &ctx) override {
@@ -115,8 +121,8 @@ class MatMulF32 final : public Kernel {
       b_count *= b_bdims_[i];
     }
     if (b_count == 1) {  // one B for every batch: the batches of A stack into the rows of one product
-      if (packed_)
-        gemm::f32::sgemm_packed(false, count * m_, pack_, 1.0f, a, k_, 0.0f, y, n_);
+      if (pack_)
+        gemm::f32::sgemm_packed(false, count * m_, *pack_, 1.0f, a, k_, 0.0f, y, n_);
       else
         gemm::f32::sgemm_ordered(false, false, count * m_, n_, k_, 1.0f, a, k_, b, n_, 0.0f, y, n_);
       return;
@@ -139,8 +145,7 @@ class MatMulF32 final : public Kernel {
  private:
   int64_t m_ = 0, n_ = 0, k_ = 0;
   std::vector<int64_t> batch_, a_bdims_, b_bdims_;
-  bool packed_ = false;
-  gemm::f32::PackedB pack_;
+  std::shared_ptr<const gemm::f32::PackedB> pack_;  // a constant B shared by every batch, packed
 };
 
 }  // namespace

@@ -70,9 +70,11 @@ class MatMulCore {
   int64_t n() const { return n_; }
 
   // Packs every batch of b (u8 or s8) with its zero points (1 or N entries, of b's type). A
-  // constant b (packed once, in prepare) may go to the sparse GEMM instead.
-  void pack(const q8_tensor &b, std::vector<int32_t> zb, bool constant = false) {
-    packs_.clear();
+  // constant b (packed in prepare, with `constant` its context) may go to the sparse GEMM
+  // instead (the choice depends on the session's M); its dense packing is shared by every session
+  // of the model (NodeContext::shared).
+  void pack(const q8_tensor &b, std::vector<int32_t> zb, const NodeContext *constant = nullptr) {
+    packs_.reset();
     const std::size_t per = std::size_t(k_ * n_);
     std::vector<int8_t> tmp;
     if (b.dtype == Q8_DTYPE_U8) {
@@ -85,10 +87,19 @@ class MatMulCore {
     if (constant && flat_ && b_batches_ == 1 && !trans_a_ && b.rank == 2 && std::all_of(zb.begin(), zb.end(), [](int32_t z) { return z == 0; }) &&
         try_sparse(w))
       return;
-    for (int64_t i = 0; i < b_batches_; ++i) {
-      packs_.push_back(std::make_unique<gemm::Packed>());
-      gemm::pack_b(*packs_.back(), trans_b_, k_, n_, w + std::size_t(i) * per, trans_b_ ? std::max<int64_t>(k_, 1) : std::max<int64_t>(n_, 1),
-                   zb.data(), zb.size());
+    auto make = [&](Packs &packs) {
+      for (int64_t i = 0; i < b_batches_; ++i) {
+        packs.push_back(std::make_unique<gemm::Packed>());
+        gemm::pack_b(*packs.back(), trans_b_, k_, n_, w + std::size_t(i) * per, trans_b_ ? std::max<int64_t>(k_, 1) : std::max<int64_t>(n_, 1),
+                     zb.data(), zb.size());
+      }
+    };
+    if (constant) {
+      packs_ = constant->shared<Packs>("int8 B", make);
+    } else {
+      auto fresh = std::make_shared<Packs>();
+      make(*fresh);
+      packs_ = std::move(fresh);
     }
   }
 
@@ -107,7 +118,7 @@ class MatMulCore {
       if (sparse_)
         sparse::run(av, batches_ * m_, *sparse_, e, op, std::max<int64_t>(n_, 1));
       else
-        gemm::run(av, batches_ * m_, *packs_[0], e, op, std::max<int64_t>(n_, 1));
+        gemm::run(av, batches_ * m_, *(*packs_)[0], e, op, std::max<int64_t>(n_, 1));
       return;
     }
     const std::size_t r = batch_.size();
@@ -120,7 +131,7 @@ class MatMulCore {
         ob += idx * sb_[d];
       }
       av.a = ap + oa * m_ * k_;
-      gemm::run(av, m_, *packs_[std::size_t(ob)], e, op + std::size_t(bi * m_ * n_) * osz, std::max<int64_t>(n_, 1));
+      gemm::run(av, m_, *(*packs_)[std::size_t(ob)], e, op + std::size_t(bi * m_ * n_) * osz, std::max<int64_t>(n_, 1));
     }
   }
 
@@ -149,7 +160,8 @@ class MatMulCore {
   int64_t m_ = 0, k_ = 0, n_ = 0, batches_ = 1, b_batches_ = 1;
   bool trans_a_ = false, trans_b_ = false, flat_ = true;
   std::vector<int64_t> batch_, sa_, sb_, out_shape_;
-  std::vector<std::unique_ptr<gemm::Packed>> packs_;
+  using Packs = std::vector<std::unique_ptr<gemm::Packed>>;
+  std::shared_ptr<const Packs> packs_;
   std::unique_ptr<sparse::Matrix> sparse_;
 };
 
@@ -181,7 +193,7 @@ class QLinearMatMul final : public Kernel {
     q8_tensor *y = output(ctx, 0, "y");
     set_output(y, out_, core_.out_shape());
     if (ctx.in[3].constant && known(ctx, 5)) {
-      core_.pack(b, b_zero_points(ctx, 5, b, core_.n()), true);
+      core_.pack(b, b_zero_points(ctx, 5, b, core_.n()), &ctx);
       packed_ = true;
     }
     folded_ = known(ctx, 1) && known(ctx, 2) && known(ctx, 4) && known(ctx, 6) && known(ctx, 7);
@@ -227,7 +239,7 @@ class MatMulInteger final : public Kernel {
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_S32, core_.out_shape());
     e_ = qops::make_epilogue(Q8_DTYPE_S32, 1.0f, 1.0f, nullptr, 0, {}, nullptr, core_.n());
     if (ctx.in[1].constant && known(ctx, 3)) {
-      core_.pack(b, b_zero_points(ctx, 3, b, core_.n()), true);
+      core_.pack(b, b_zero_points(ctx, 3, b, core_.n()), &ctx);
       packed_ = true;
     }
   }
@@ -271,7 +283,7 @@ class QGemm final : public Kernel {
       node_error(ctx.node, Q8_ERR_DTYPE, "y_zero_point must be u8 or s8");
     set_output(output(ctx, 0, "Y"), out_, core_.out_shape());
     if (ctx.in[3].constant && known(ctx, 5)) {
-      core_.pack(b, b_zero_points(ctx, 5, b, n), true);
+      core_.pack(b, b_zero_points(ctx, 5, b, n), &ctx);
       packed_ = true;
     }
     folded_ = known(ctx, 1) && known(ctx, 2) && known(ctx, 4) && known(ctx, 6) && known(ctx, 7) && known(ctx, 8);
@@ -371,7 +383,7 @@ class DynamicGemm final : public Kernel {
   void params(const NodeContext &ctx, bool constant) {
     sw_ = read_scales(ctx, 2, "W_scale", n_);
     const std::vector<int32_t> zw = read_zero_points(ctx, 3, "W_zero_point", Q8_DTYPE_S8, sw_.size());
-    core_.pack(*ctx.in[1].t, zw, constant);
+    core_.pack(*ctx.in[1].t, zw, constant ? &ctx : nullptr);
   }
   bool trans_b_;
   int64_t n_ = 0;

@@ -33,7 +33,7 @@ constexpr std::size_t kUnset = Q8_MAX_RANK + 1;
 
 }  // namespace
 
-Session::Session(const q8_model &model, int64_t batch) : graph_(model.graph), batch_(batch) {
+Session::Session(const q8_model &model, int64_t batch) : graph_(model.graph), packs_(model.packs.get()), batch_(batch) {
   if (batch < 1) fail(Q8_ERR_INVALID_ARGUMENT, "batch = " + std::to_string(batch) + " must be >= 1");
   graph_.validate();
   const std::size_t nv = graph_.values.size();
@@ -103,7 +103,7 @@ Session::Session(const q8_model &model, int64_t batch) : graph_(model.graph), ba
 }
 
 NodeContext Session::context(const model::Node &node) {
-  NodeContext ctx{node, {}, {}};
+  NodeContext ctx{node, {}, {}, packs_};
   for (int id : node.inputs) {
     if (id < 0) {
       ctx.in.push_back(Operand{});

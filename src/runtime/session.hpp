@@ -53,6 +53,7 @@ class Session {
   NodeContext context(const model::Node &node);
 
   const model::Graph &graph_;
+  model::PackCache *packs_;
   int64_t batch_;
   std::vector<std::unique_ptr<q8_tensor>> values_;  // by value id; nullptr if never produced
   std::vector<char> constant_;                      // by value id: final since creation
