@@ -4,7 +4,7 @@
  * pages it touched) must stay under the budget + 64 MiB for the program itself. The output's codes
  * and scales are then checked against the INT8 reference computed here from the same numbers.
  * A plain program (not Criterion): one child, one measurement, exit status 0 on success. */
-#define _DEFAULT_SOURCE /* mkdtemp, wait4 */
+#define _DEFAULT_SOURCE /* mkdtemp */
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,11 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_rss.h"
 #include "q8/q8.h"
 
 enum { kLayers = 8, kRows = 2048, kCols = 4608, kNorm = 4608 };
@@ -86,27 +84,16 @@ static void write_checkpoint(void) {
 
 /* Runs the CLI on the checkpoint; returns its peak RSS in bytes. */
 static uint64_t run_cli(const char *q8) {
-  fflush(stdout);
-  const pid_t pid = fork();
-  if (pid < 0) die("fork failed");
-  if (pid == 0) {
-    execl(q8, q8, "quantize", g_in, "-o", g_out, "--max-memory", "32M", "--report", "--quiet", (char *)NULL);
-    _exit(127);
-  }
+  char *const argv[] = {(char *)q8, (char *)"quantize", g_in, (char *)"-o", g_out, (char *)"--max-memory", (char *)"32M", (char *)"--report", (char *)"--quiet", NULL};
   int status = 0;
-  struct rusage ru;
-  if (wait4(pid, &status, 0, &ru) != pid) die("wait4 failed");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("%s quantize exited with status %d", q8, status);
-  return (uint64_t)ru.ru_maxrss * 1024;
+  const uint64_t rss = child_peak_rss(argv, &status);
+  if (!rss) die("%s quantize exited with status %d", q8, status);
+  return rss;
 }
 
 static const void *session_tensor(q8_session *s, const char *name, size_t want_bytes) {
-  const q8_tensor *t = NULL;
-  void *p = NULL;
-  size_t n = 0;
-  if (q8_session_tensor(s, name, &t) != Q8_OK || q8_tensor_nbytes(t, &n) != Q8_OK || q8_tensor_data(t, &p) != Q8_OK)
-    die("tensor %s: %s", name, q8_last_error());
-  if (n != want_bytes) die("tensor %s holds %zu bytes, wanted %zu", name, n, want_bytes);
+  const void *p = session_bytes(s, name, want_bytes);
+  if (!p) die("tensor %s: missing or not %zu bytes (%s)", name, want_bytes, q8_last_error());
   return p;
 }
 

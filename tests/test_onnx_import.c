@@ -419,7 +419,8 @@ Test(onnx_reject, initializer_size_mismatch) {
 }
 
 Test(onnx_reject, external_data) {
-  expect_load_error("external_data.onnx", Q8_ERR_UNSUPPORTED, "'W'", "external");
+  /* External data is read (tests/test_onnx_external.c); this fixture's file does not exist. */
+  expect_load_error("external_data.onnx", Q8_ERR_IO, "initializer 'W'", "weights.bin");
 }
 
 Test(onnx_reject, nodes_out_of_order) {

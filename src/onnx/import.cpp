@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "model/passes.hpp"
+#include "onnx/external_data.hpp"
 #include "model/quantized_ops.hpp"
 #include "runtime/kernel.hpp"
 
@@ -89,10 +90,17 @@ std::vector<int64_t> tensor_dims(const TensorProto &t, const std::string &what, 
   return dims;
 }
 
-void check_location(const TensorProto &t, const std::string &what) {
+// Initializers may keep their bytes in external files (resolved before the checker runs, see
+// resolve_external); tensors inside attributes may not.
+using Externals = std::map<const TensorProto *, ExternalRef>;
+
+void check_inline(const TensorProto &t, const std::string &what) {
   if (t.data_location() == TensorProto::EXTERNAL || t.external_data_size() != 0)
-    fail(Q8_ERR_UNSUPPORTED, what + " keeps its data in an external file; q8 loads self-contained "
-                                    "models only (save with external data disabled)");
+    fail(Q8_ERR_UNSUPPORTED, what + " keeps its data in an external file; q8 takes external data for "
+                                    "initializers only");
+}
+
+void check_segment(const TensorProto &t, const std::string &what) {
   if (t.has_segment()) fail(Q8_ERR_UNSUPPORTED, what + " is a segment of a tensor");
 }
 
@@ -111,8 +119,10 @@ void check_count(std::size_t have, std::size_t want, const std::string &what,
                             shape_text(dims) + " needs " + std::to_string(want));
 }
 
-Value decode_value(const TensorProto &t, const std::string &name, q8_dtype dt, const std::string &what) {
-  check_location(t, what);
+Value decode_value(const TensorProto &t, const std::string &name, q8_dtype dt, const std::string &what,
+                   const ExternalRef *ext) {
+  if (!ext) check_inline(t, what);
+  check_segment(t, what);
   Value v;
   v.name = name;
   v.dtype = dt;
@@ -121,6 +131,10 @@ Value decode_value(const TensorProto &t, const std::string &name, q8_dtype dt, c
   std::size_t n = 0;
   v.shape = tensor_dims(t, what, n);
   const std::size_t bytes = n * q8_dtype_size(dt);
+  if (ext) {
+    v.data = ExternalData::bytes(*ext, bytes, what);  // borrowed from the mapping: no copy
+    return v;
+  }
   if (t.has_raw_data()) {
     check_raw_size(t, bytes, what, v.shape);
     v.data = model::Bytes::copy_of(t.raw_data().data(), bytes);
@@ -150,12 +164,32 @@ Value decode_value(const TensorProto &t, const std::string &name, q8_dtype dt, c
   return v;
 }
 
-Aux decode_aux(const TensorProto &t, const std::string &what) {
-  check_location(t, what);
+Aux decode_aux(const TensorProto &t, const std::string &what, const ExternalRef *ext) {
+  if (!ext) check_inline(t, what);
+  check_segment(t, what);
   Aux a;
   a.type = t.data_type();
   std::size_t n = 0;
   a.dims = tensor_dims(t, what, n);
+  if (ext) {
+    // Only the types below are read (configuration inputs, small); others are never touched.
+    const std::size_t size = a.type == TensorProto::INT64 || a.type == TensorProto::DOUBLE ? 8
+                             : a.type == TensorProto::BOOL                                 ? 1
+                                                                                           : 0;
+    if (size == 0) return a;
+    const model::Bytes b = ExternalData::bytes(*ext, n * size, what);
+    if (a.type == TensorProto::INT64) {
+      a.ints.resize(n);
+      if (n) std::memcpy(a.ints.data(), b.data, n * 8);
+    } else if (a.type == TensorProto::DOUBLE) {
+      a.reals.resize(n);
+      if (n) std::memcpy(a.reals.data(), b.data, n * 8);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) a.ints.push_back(b.data[i] != 0);
+    }
+    a.decoded = true;
+    return a;
+  }
   if (a.type == TensorProto::INT64) {
     if (t.has_raw_data()) {
       check_raw_size(t, n * 8, what, a.dims);
@@ -209,20 +243,46 @@ Attr convert_attr(const AttributeProto &a, const std::string &who) {
   return r;
 }
 
-// Scans every tensor the checker would look at for external data first: the checker resolves
-// external paths on the file system, and q8 does not load them anyway.
-void reject_external(const GraphProto &g) {
-  for (const TensorProto &t : g.initializer()) check_location(t, "initializer '" + t.name() + "'");
+void reject_external(const GraphProto &g);
+
+// Tensors inside node attributes (and subgraphs, initializers included) must be inline.
+void check_attributes_inline(const GraphProto &g) {
   for (const auto &s : g.sparse_initializer())
     fail(Q8_ERR_UNSUPPORTED, "sparse initializer '" + s.values().name() + "' is not supported");
   for (const NodeProto &n : g.node())
     for (const AttributeProto &a : n.attribute()) {
       const std::string what = node_who(n.name(), n.op_type()) + " attribute '" + a.name() + "'";
-      if (a.has_t()) check_location(a.t(), what);
-      for (const TensorProto &t : a.tensors()) check_location(t, what);
+      if (a.has_t()) check_inline(a.t(), what);
+      for (const TensorProto &t : a.tensors()) check_inline(t, what);
       if (a.has_g()) reject_external(a.g());
       for (const GraphProto &sub : a.graphs()) reject_external(sub);
     }
+}
+
+// A subgraph (rejected later anyway): everything inline, before the checker could look on disk.
+void reject_external(const GraphProto &g) {
+  for (const TensorProto &t : g.initializer()) check_inline(t, "initializer '" + t.name() + "'");
+  check_attributes_inline(g);
+}
+
+// Resolves (checks, maps) every external initializer; q8's checks run before the checker's, which
+// are weaker (it only tests that each location exists).
+Externals resolve_external(const GraphProto &g, ExternalData &files) {
+  Externals out;
+  for (const TensorProto &t : g.initializer()) {
+    const std::string what = "initializer '" + t.name() + "'";
+    if (t.data_location() != TensorProto::EXTERNAL) {
+      if (t.external_data_size() != 0)
+        fail(Q8_ERR_FORMAT, what + " has external_data entries but its data_location is not EXTERNAL");
+      continue;
+    }
+    if (t.name().empty()) fail(Q8_ERR_FORMAT, "an initializer with external data has an empty name");
+    ExternalData::Entries entries;
+    for (const auto &e : t.external_data()) entries.emplace_back(e.key(), e.value());
+    out.emplace(&t, files.resolve(entries, what));
+  }
+  check_attributes_inline(g);
+  return out;
 }
 
 bool is_onnx_domain(const std::string &d) { return d.empty() || d == "ai.onnx"; }
@@ -239,7 +299,7 @@ void check_opsets(const ModelProto &m) {
 
 class Importer {
  public:
-  explicit Importer(const ModelProto &m) : m_(m), gp_(m.graph()) {}
+  Importer(const ModelProto &m, const Externals &ext) : m_(m), gp_(m.graph()), ext_(ext) {}
 
   std::unique_ptr<q8_model> run() {
     auto model = std::make_unique<q8_model>();
@@ -271,6 +331,7 @@ class Importer {
  private:
   const ModelProto &m_;
   const GraphProto &gp_;
+  const Externals &ext_;
   std::map<std::string, int32_t> types_;  // declared element types (value_info, outputs)
   std::map<std::string, Aux> aux_;
   std::set<std::string> consumed_;
@@ -286,12 +347,14 @@ class Importer {
   void add_tensor(Graph &g, const TensorProto &t, const std::string &name, const std::string &what) {
     if (aux_.count(name)) fail(Q8_ERR_FORMAT, "tensor name '" + name + "' is used twice");
     q8_dtype dt;
+    const auto e = ext_.find(&t);
+    const ExternalRef *ext = e == ext_.end() ? nullptr : &e->second;
     if (value_dtype(t.data_type(), dt))
-      g.add_value(decode_value(t, name, dt, what));
+      g.add_value(decode_value(t, name, dt, what, ext));
     else if (g.find(name) >= 0)
       fail(Q8_ERR_FORMAT, "tensor name '" + name + "' is used twice");
     else
-      aux_.emplace(name, decode_aux(t, what));
+      aux_.emplace(name, decode_aux(t, what, ext));
   }
 
   void add_initializers(Graph &g) {
@@ -579,9 +642,10 @@ class Importer {
   }
 };
 
-}  // namespace
-
-std::unique_ptr<q8_model> import_onnx(const void *data, std::size_t size) {
+// Parses, resolves external data against the directory of `path` (empty: bytes, where none is
+// allowed), checks and converts.
+std::unique_ptr<q8_model> import(const void *data, std::size_t size, const std::string &path,
+                                 std::vector<std::shared_ptr<const MappedFile>> *files) {
   if (size == 0) fail(Q8_ERR_FORMAT, "the ONNX input is empty");
   if (!data) fail(Q8_ERR_INVALID_ARGUMENT, "data is NULL");
   if (size > kMaxBytes)
@@ -590,33 +654,49 @@ std::unique_ptr<q8_model> import_onnx(const void *data, std::size_t size) {
   ModelProto m;
   if (!m.ParseFromArray(data, static_cast<int>(size)))
     fail(Q8_ERR_FORMAT, "the bytes are not an ONNX model (protobuf parse failed)");
-  reject_external(m.graph());
+  // External data locations are relative to the model file's directory.
+  const std::size_t slash = path.rfind('/');
+  ExternalData external(path.empty() ? "" : slash == std::string::npos ? "./" : path.substr(0, slash + 1));
+  const Externals ext = resolve_external(m.graph(), external);
   check_opsets(m);
   try {
-    ::onnx::checker::check_model(m);
+    // The checker resolves external locations itself, against the directory of the model path it
+    // is given (its in-memory form has none). A model with external data keeps its proto small,
+    // so reading it again costs little.
+    if (ext.empty())
+      ::onnx::checker::check_model(m);
+    else
+      ::onnx::checker::check_model(path);
   } catch (const std::bad_alloc &) {
     throw;
   } catch (const std::exception &e) {
     fail(Q8_ERR_FORMAT, std::string("ONNX checker: ") + e.what());
   }
-  std::unique_ptr<q8_model> model = Importer(m).run();
+  std::unique_ptr<q8_model> model = Importer(m, ext).run();
   model::run_import_passes(model->graph, rt::has_kernel);
   model->graph.validate();
+  if (files) *files = external.files();
   return model;
 }
 
-std::unique_ptr<q8_model> import_onnx_file(const std::string &path) {
+}  // namespace
+
+std::unique_ptr<q8_model> import_onnx(const void *data, std::size_t size) { return import(data, size, {}, nullptr); }
+
+std::unique_ptr<q8_model> import_onnx_file(const std::string &path,
+                                           std::vector<std::shared_ptr<const MappedFile>> *files) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(Q8_ERR_IO, "cannot open '" + path + "': " + std::strerror(errno));
   const std::streamoff end = f.tellg();
   if (end < 0) fail(Q8_ERR_IO, "cannot read '" + path + "'");
   if (static_cast<unsigned long long>(end) > kMaxBytes)
-    fail(Q8_ERR_UNSUPPORTED, "'" + path + "' is larger than 2 GiB; protobuf reads at most 2 GiB in one message");
+    fail(Q8_ERR_UNSUPPORTED, "'" + path + "' is larger than 2 GiB; protobuf reads at most 2 GiB in one message "
+                             "(larger models keep their weights in external data files)");
   std::string bytes(static_cast<std::size_t>(end), '\0');
   f.seekg(0);
   if (!bytes.empty() && !f.read(&bytes[0], end)) fail(Q8_ERR_IO, "cannot read '" + path + "'");
   try {
-    return import_onnx(bytes.data(), bytes.size());
+    return import(bytes.data(), bytes.size(), path, files);
   } catch (const Error &e) {
     fail(e.status(), "'" + path + "': " + e.what());
   }
