@@ -1,7 +1,8 @@
-/* q8 — streaming weight-only quantization of large checkpoints.
+/* q8 — streaming weight-only quantization of large checkpoints and ONNX models.
  *
- * Quantizes a checkpoint that may be far larger than memory: the input (safetensors: a JSON header
- * and raw little-endian tensors) is memory-mapped and read lazily, a oneTBB flow graph quantizes
+ * Quantizes a checkpoint or model that may be far larger than memory: the input (safetensors: a
+ * JSON header and raw little-endian tensors; or an ONNX model, whose initializers above 2 GiB live
+ * in external data files) is memory-mapped and read lazily, a oneTBB flow graph quantizes
  * row blocks of its tensors concurrently (read -> calibrate -> quantize -> write), a limiter holds
  * the bytes in flight (input pages touched, output buffers) under `max_memory`, and the .q8 output
  * is written as blocks finish, into a temporary file renamed over the output at the end (nothing
@@ -25,6 +26,23 @@
  * (I8, U8, I32) unchanged. Input dtypes: F32, F16, BF16, I8, U8, I32; others fail with
  * Q8_ERR_UNSUPPORTED naming the tensor. The same input and options always give the same bytes,
  * whatever the thread count and memory budget.
+ *
+ * ONNX input (a path ending in ".onnx", or a file whose first byte is 0x08, ModelProto's first
+ * field, and that is not a safetensors file): the model is loaded as q8_model_load_onnx does
+ * (external data mapped, not copied) and the output is the *runnable* model, same inputs and
+ * outputs. Each f32 2-D initializer with at least `min_elements` values, not in `keep_fp32`, whose
+ * every use is the weight operand B (input 1) of a MatMul or Gemm, is quantized per output channel
+ * and replaced by its constants and node(s) producing the original name, placed before its
+ * consumers; every other initializer stays as it was. Output channels are the columns of B
+ * [K, N] for MatMul and Gemm (transB = 0) and the rows for Gemm with transB = 1 (B [N, K]); uses
+ * that disagree leave the weight f32. Rows: exactly as above. Columns:
+ *  - INT8: codes s8 [K, N] as stored, scales and zero points [N] (max over the column / 127),
+ *    DequantizeLinear with axis 1; the scales need a first pass over the whole tensor, so such a
+ *    weight is read twice (memory stays capped);
+ *  - INT4: groups run along K, so the codes are stored for W^T: u8 [N, ceil(K / 2)], scales and
+ *    zero points [N, groups], then ai.q8 DequantizeBlockwise ("<name>_transposed" [N, K]) and a
+ *    Transpose (perm 1, 0) named "<name>_transpose" producing "<name>".
+ * The numbers are those of the rows of W^T, bit for bit. keep_fp32 names initializers.
  */
 #ifndef Q8_CHECKPOINT_H
 #define Q8_CHECKPOINT_H
@@ -71,9 +89,11 @@ typedef struct q8_checkpoint_report {
   double seconds;                   /* wall time of the call */
 } q8_checkpoint_report;
 
-/* Quantizes the safetensors file `input` into the .q8 file `output` (atomic). `report` may be
- * NULL. Q8_ERR_FORMAT names what is wrong with a malformed input (header length, JSON, a tensor's
- * dtype, shape or offsets, overlapping or out-of-file data); Q8_ERR_IO carries strerror. */
+/* Quantizes the safetensors file or ONNX model `input` into the .q8 file `output` (atomic).
+ * `report` may be NULL (for ONNX, `tensors` counts the initializers q8 holds). Q8_ERR_FORMAT names
+ * what is wrong with a malformed input (header length, JSON, a tensor's dtype, shape or offsets,
+ * overlapping or out-of-file data; for ONNX, q8_model_load_onnx's errors, external data
+ * included); Q8_ERR_UNSUPPORTED for ONNX models q8 cannot load; Q8_ERR_IO carries strerror. */
 Q8_API q8_status q8_checkpoint_quantize(const char *input, const char *output,
                                         const q8_checkpoint_options *options,
                                         q8_checkpoint_report *report);

@@ -252,30 +252,4 @@ File::~File() {
   if (base_) ::munmap(base_, size_);
 }
 
-std::pair<void *, std::size_t> File::pages(const uint8_t *p, std::size_t n) const noexcept {
-  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) / page * page;
-  const uintptr_t end = std::min((reinterpret_cast<uintptr_t>(p) + n + page - 1) / page * page,
-                                 reinterpret_cast<uintptr_t>(base_) + (size_ + page - 1) / page * page);
-  return {reinterpret_cast<void *>(begin), end - begin};
-}
-
-void File::prefetch(const uint8_t *p, std::size_t n) const noexcept {
-#ifdef MADV_POPULATE_READ
-  if (n == 0) return;
-  const auto r = pages(p, n);
-  ::madvise(r.first, r.second, MADV_POPULATE_READ);  // Linux 5.14+; EINVAL before: faults instead
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
-void File::release(const uint8_t *p, std::size_t n) const noexcept {
-  if (n == 0) return;
-  const auto r = pages(p, n);
-  // Advice, not a requirement: a failure only leaves pages resident.
-  ::madvise(r.first, r.second, MADV_DONTNEED);
-}
-
 }  // namespace q8::ckpt

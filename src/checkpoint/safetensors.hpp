@@ -1,13 +1,12 @@
 // Reading safetensors checkpoints: an 8-byte little-endian length N, N bytes of JSON naming each
 // tensor's dtype, shape and byte range, then the raw little-endian tensor bytes. The file is
-// mapped read-only and nothing past the header is touched until a caller reads a tensor; release()
-// hands pages back, so a reader's resident memory is what it is working on, not the file's size.
+// mapped read-only and nothing past the header is touched until a caller reads a tensor (the
+// streamer hands pages back as it goes, so its resident memory is what it is working on).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace q8::ckpt {
@@ -60,21 +59,12 @@ class File {
   const std::string &path() const { return path_; }
   // Tensor bytes (unaligned in general: safetensors does not align them).
   const uint8_t *data(const TensorInfo &t) const { return base_ + header_.data_offset + t.begin; }
-  // Maps the pages of the file bytes [p, p + n) in one call (MADV_POPULATE_READ), instead of one
-  // page fault per few pages as they are first read. Only a speed-up: failure is ignored.
-  void prefetch(const uint8_t *p, std::size_t n) const noexcept;
-  // Drops the process's pages of the file bytes [p, p + n), rounded out to whole pages, so they no
-  // longer count as its resident memory (touched again, they fault back in from the page cache).
-  void release(const uint8_t *p, std::size_t n) const noexcept;
 
  private:
   std::string path_;
   uint8_t *base_ = nullptr;
   std::size_t size_ = 0;
   Header header_;
-
-  // [p, p + n) rounded out to whole pages of the mapping: (start, length).
-  std::pair<void *, std::size_t> pages(const uint8_t *p, std::size_t n) const noexcept;
 };
 
 }  // namespace q8::ckpt

@@ -80,6 +80,33 @@ void int8_codes(const float *x, std::size_t n, float scale, int8_t *codes) noexc
   quant::active_kernels().quantize_s8(x, codes, n, scale, 0);
 }
 
+bool fold_column_abs_max(const float *x, std::size_t rows, std::size_t cols, float *max) noexcept {
+  uint32_t bad = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float *row = x + r * cols;
+    for (std::size_t j = 0; j < cols; ++j) {
+      const float a = std::fabs(row[j]);
+      max[j] = a > max[j] ? a : max[j];
+      bad |= !(a <= FLT_MAX);
+    }
+  }
+  return bad == 0;
+}
+
+void int8_codes_per_column(const float *x, std::size_t n, const float *scales, const int32_t *zero_points,
+                           int8_t *codes) noexcept {
+  quant::active_kernels().quantize_s8_vec(x, codes, n, scales, zero_points);
+}
+
+void transpose(const float *x, std::size_t rows, std::size_t cols, float *y) noexcept {
+  // Blocks of 16 x 16 keep both sides in the cache.
+  constexpr std::size_t kBlock = 16;
+  for (std::size_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (std::size_t c0 = 0; c0 < cols; c0 += kBlock)
+      for (std::size_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
+        for (std::size_t c = c0; c < std::min(cols, c0 + kBlock); ++c) y[c * rows + r] = x[r * cols + c];
+}
+
 bool int4_params(const float *x, std::size_t n, std::size_t group, float *scales, uint8_t *zero_points) noexcept {
   for (std::size_t g = 0, at = 0; at < n; ++g, at += group) {
     const Range r = row_range(x + at, std::min(group, n - at));

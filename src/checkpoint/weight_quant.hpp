@@ -16,6 +16,19 @@ float row_abs_max(const float *x, std::size_t n) noexcept;
 float int8_scale(float abs_max) noexcept;
 void int8_codes(const float *x, std::size_t n, float scale, int8_t *codes) noexcept;
 
+// INT8 per column (W [K, N] with N output channels, MatMul's B): the column maxima come from a
+// pass over all rows first, folded block by block (max is exact in any order); then each row's
+// codes use one scale per column, exactly the codes int8_codes gives the rows of W^T.
+// max[j] = max(max[j], |x[r, j]|) over the `rows` rows of x [rows, cols]; false when an element is
+// NaN or an infinity.
+bool fold_column_abs_max(const float *x, std::size_t rows, std::size_t cols, float *max) noexcept;
+// One row of n values with scales[j] and zero points zero_points[j] (all 0).
+void int8_codes_per_column(const float *x, std::size_t n, const float *scales, const int32_t *zero_points,
+                           int8_t *codes) noexcept;
+
+// y [cols, rows] = x [rows, cols]^T (INT4 along K of MatMul's B quantizes the rows of W^T).
+void transpose(const float *x, std::size_t rows, std::size_t cols, float *y) noexcept;
+
 // INT4 grouped: for each group of `group` consecutive values (the last one may be shorter), its
 // [min, max] widened to include 0 gives scale = (max - min) / 15 and zero point
 // round(-min / scale) in [0, 15]. Returns false when a group holds NaN or an infinity, or its

@@ -1,5 +1,6 @@
 // q8 quantize: post-training quantization of a model into a .q8 file, or streaming weight-only
-// quantization of a safetensors checkpoint (detected by its content or extension).
+// quantization of a safetensors checkpoint (detected by its content or extension) or of an ONNX
+// model (when --weights or --max-memory asks for it).
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,14 +58,17 @@ int on_progress(void *user, const char *stage, size_t done, size_t total) {
 void checkpoint_help() {
   std::printf(
       "usage: q8 quantize IN.safetensors -o OUT.q8 [options]\n"
-      "  Weight-only quantization of a checkpoint far larger than memory: the tensors stream\n"
-      "  through in row blocks, the .q8 output is written as they finish (docs/CHECKPOINTS.md).\n"
+      "       q8 quantize IN.onnx -o OUT.q8 --weights int8|int4 | --max-memory SIZE [options]\n"
+      "  Weight-only quantization of a checkpoint or ONNX model far larger than memory: the tensors\n"
+      "  stream through in row blocks, the .q8 output is written as they finish (docs/CHECKPOINTS.md).\n"
+      "  ONNX (external data welcome): each 2-D weight of MatMul / Gemm (input B) is quantized per\n"
+      "  output channel and dequantized in front of its consumer; the output runs like the model.\n"
       "  --weights int8|int4     int8 per channel (default) or int4 grouped asymmetric\n"
       "  --group 32|64|128       int4 group size (default 64)\n"
       "  --max-memory SIZE       bytes in flight, e.g. 512M (default), 2G, at least 16M\n"
       "  --threads N             worker threads (default: all cores)\n"
       "  --min-elements N        smaller 2-D tensors stay f32 (default 4096)\n"
-      "  --keep NAME             keep this tensor unquantized (repeatable)\n"
+      "  --keep NAME             keep this tensor (initializer) unquantized (repeatable)\n"
       "  --report                print the run's figures as name value lines\n"
       "  --quiet                 no progress bar\n");
 }
@@ -113,7 +117,7 @@ int quantize_checkpoint(int argc, char **argv) {
     checkpoint_help();
     return 0;
   }
-  if (a.positional().size() != 1) usage_error("quantize: give exactly one input checkpoint");
+  if (a.positional().size() != 1) usage_error("quantize: give exactly one input checkpoint or ONNX model");
   if (!a.has("--output")) usage_error("quantize: -o OUT.q8 is required");
   // --keep repeats, and Args keeps one value per option: collect them all here.
   std::vector<std::string> keep;
@@ -161,9 +165,21 @@ int quantize_checkpoint(int argc, char **argv) {
   return 0;
 }
 
+// --weights and --max-memory belong to the streaming quantizer only: with them, an ONNX input
+// streams too.
+bool wants_streaming(int argc, char **argv) {
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    for (const char *opt : {"--weights", "--max-memory"})
+      if (arg == opt || arg.rfind(std::string(opt) + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int cmd_quantize(int argc, char **argv) {
+  if (wants_streaming(argc, argv)) return quantize_checkpoint(argc, argv);
   for (int i = 0; i < argc; ++i)
     if (argv[i][0] != '-' && is_safetensors(argv[i])) return quantize_checkpoint(argc, argv);
   Args a("quantize", argc, argv,
