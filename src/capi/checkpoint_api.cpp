@@ -18,14 +18,9 @@ constexpr uint64_t kMinMemory = uint64_t{16} << 20;
 ckpt::Options read_options(const q8_checkpoint_options *in) {
   q8_checkpoint_options o;
   q8_checkpoint_options_init(&o);
-  if (in) {
-    // The first version of the struct is the smallest size there will ever be.
-    Q8_CHECK_ARG(in->struct_size >= offsetof(q8_checkpoint_options, progress_user) + sizeof(void *) &&
-                     in->struct_size <= 4096,
-                 "options->struct_size = " + std::to_string(in->struct_size) +
-                     " is not a known size (use q8_checkpoint_options_init)");
-    std::memcpy(&o, in, std::min(in->struct_size, sizeof o));
-  }
+  if (in)
+    o = read_versioned(*in, offsetof(q8_checkpoint_options, progress_user) + sizeof(void *), o, "options",
+                       "q8_checkpoint_options_init");
   ckpt::Options c;
   const int format = enum_bits(o.format);
   Q8_CHECK_ARG(format == Q8_WEIGHTS_INT8_PER_CHANNEL || format == Q8_WEIGHTS_INT4_GROUPED,

@@ -32,13 +32,9 @@ void check_at_least(int64_t v, int64_t lo, const std::string &name) {
 q8_conv2d_options read_options(const q8_conv2d_options *in) {
   q8_conv2d_options o;
   q8_conv2d_options_init(&o);
-  if (in) {
-    Q8_CHECK_ARG(in->struct_size >= offsetof(q8_conv2d_options, groups) + sizeof(int64_t) &&
-                     in->struct_size <= 4096,
-                 "options->struct_size = " + to_string(in->struct_size) +
-                     " is not a known size (use q8_conv2d_options_init)");
-    std::memcpy(&o, in, std::min(in->struct_size, sizeof o));
-  }
+  if (in)
+    o = read_versioned(*in, offsetof(q8_conv2d_options, groups) + sizeof(int64_t), o, "options",
+                       "q8_conv2d_options_init");
   check_option(o.stride_h, 1, "options->stride_h");
   check_option(o.stride_w, 1, "options->stride_w");
   check_option(o.dilation_h, 1, "options->dilation_h");

@@ -79,13 +79,9 @@ void check_zero_point_a(int32_t za, bool is_signed) {
 gemm::Epilogue read_epilogue(const q8_gemm_epilogue *in, int64_t n) {
   q8_gemm_epilogue o;
   q8_gemm_epilogue_init(&o);
-  if (in) {
-    Q8_CHECK_ARG(in->struct_size >= offsetof(q8_gemm_epilogue, qmax) + sizeof(int32_t) &&
-                     in->struct_size <= 4096,
-                 "epilogue->struct_size = " + to_string(in->struct_size) +
-                     " is not a known size (use q8_gemm_epilogue_init)");
-    std::memcpy(&o, in, std::min(in->struct_size, sizeof o));
-  }
+  if (in)
+    o = read_versioned(*in, offsetof(q8_gemm_epilogue, qmax) + sizeof(int32_t), o, "epilogue",
+                       "q8_gemm_epilogue_init");
   const int kind = enum_bits(o.kind), out = enum_bits(o.output_dtype);
   Q8_CHECK_ARG(kind >= Q8_GEMM_EPILOGUE_S32 && kind <= Q8_GEMM_EPILOGUE_DEQUANTIZE,
                "epilogue->kind = " + to_string(kind) + " is not a q8_gemm_epilogue_kind");

@@ -1,8 +1,11 @@
 // The one place where C++ meets the C ABI: run a body, turn any exception into a q8_status and a
 // readable message for q8_last_error(). Every fallible q8_* entry point is `return guard([&] {...});`.
 #pragma once
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <new>
+#include <string>
 #include <type_traits>
 
 #include "core/error.hpp"
@@ -46,6 +49,19 @@ int enum_bits(const E &e) noexcept {
   int v;
   std::memcpy(&v, &e, sizeof v);
   return v;
+}
+
+// A caller's versioned options struct (struct_size first, fields only ever appended): at least
+// `first_size` bytes (its first version, the smallest there will ever be), copied up to what both
+// sides know over `defaults` (what its _init gives), so fields past the caller's struct keep
+// theirs. `what` names the argument, `init` its _init function, for the message.
+template <class T>
+T read_versioned(const T &in, std::size_t first_size, T defaults, const char *what, const char *init) {
+  Q8_CHECK_ARG(in.struct_size >= first_size && in.struct_size <= 4096,
+               std::string(what) + "->struct_size = " + std::to_string(in.struct_size) +
+                   " is not a known size (use " + init + ")");
+  std::memcpy(&defaults, &in, std::min(in.struct_size, sizeof defaults));
+  return defaults;
 }
 
 }  // namespace q8

@@ -66,13 +66,10 @@ q8_status q8_observer_create(const q8_observer_options *options, q8_observer **o
     Q8_CHECK_NOT_NULL(options);
     Q8_CHECK_NOT_NULL(out);
     // Older callers pass a shorter struct: take what they know, defaults for the rest.
-    Q8_CHECK_ARG(options->struct_size >= offsetof(q8_observer_options, bins) + sizeof(uint32_t) &&
-                     options->struct_size <= 4096,
-                 "options->struct_size = " + std::to_string(options->struct_size) +
-                     " is not a known size (use q8_observer_options_init)");
     q8_observer_options o;
     q8_observer_options_init(&o);
-    std::memcpy(&o, options, std::min(options->struct_size, sizeof o));
+    o = read_versioned(*options, offsetof(q8_observer_options, bins) + sizeof(uint32_t), o, "options",
+                       "q8_observer_options_init");
     o.struct_size = sizeof o;
     // The enum fields hold whatever int the caller stored: check their bits before any use.
     const int kind = enum_bits(o.kind), scheme = enum_bits(o.scheme);

@@ -40,17 +40,6 @@ const char *name_at(const std::vector<std::string> &names, size_t i, const char 
   return names[i].c_str();
 }
 
-// A caller's options struct: at least the first version's fields (first_size bytes), copied up
-// to what both know over `defaults` (what _init gives), so fields appended later keep theirs.
-template <class T>
-T read_struct(const T *in, std::size_t first_size, T defaults, const char *what) {
-  Q8_CHECK_ARG(in->struct_size >= first_size && in->struct_size <= 4096,
-               std::string(what) + "->struct_size = " + std::to_string(in->struct_size) +
-                   " is not a known size (fill it with its _init function)");
-  std::memcpy(&defaults, in, std::min(in->struct_size, sizeof defaults));
-  return defaults;
-}
-
 }  // namespace
 
 extern "C" {
@@ -73,7 +62,8 @@ q8_status q8_partition_plan_create(const q8_model *model, const q8_partition_opt
     Q8_CHECK_NOT_NULL(out);
     q8_partition_options d;
     q8_partition_options_init(&d);
-    const q8_partition_options o = read_struct(options, sizeof(q8_partition_options), d, "options");
+    const q8_partition_options o =
+        read_versioned(*options, sizeof(q8_partition_options), d, "options", "q8_partition_options_init");
     const int balance = enum_bits(o.balance);
     Q8_CHECK_ARG(balance == Q8_PARTITION_BY_BYTES || balance == Q8_PARTITION_BY_FLOPS,
                  "options->balance = " + std::to_string(balance) + " is not a q8_partition_balance");
@@ -195,7 +185,9 @@ q8_status q8_pipeline_create(const q8_partition_plan *plan, int64_t batch, const
     const partition::Plan &p = deref_plan(plan);
     q8_pipeline_options o;
     q8_pipeline_options_init(&o);
-    if (options) o = read_struct(options, offsetof(q8_pipeline_options, threads) + sizeof(size_t), o, "options");
+    if (options)
+      o = read_versioned(*options, offsetof(q8_pipeline_options, threads) + sizeof(size_t), o, "options",
+                         "q8_pipeline_options_init");
     partition::PipelineOptions po;
     po.micro_batch = o.micro_batch;
     po.replicas = o.replicas;
