@@ -119,16 +119,13 @@ void parallel_for(std::size_t n, std::size_t grain, std::size_t inline_below,
     return;
   }
   const std::size_t chunks = (n + grain - 1) / grain;
-  if (t_serial > 0) {
-    for (std::size_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
-    return;
-  }
+  auto run_chunks = [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+  };
+  if (t_serial > 0) return run_chunks(0, chunks);
   arena().execute([&] {
     oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<std::size_t>(0, chunks, 1),
-                              [&](const oneapi::tbb::blocked_range<std::size_t> &r) {
-                                for (std::size_t c = r.begin(); c != r.end(); ++c)
-                                  body(c * grain, std::min(n, (c + 1) * grain));
-                              });
+                              [&](const oneapi::tbb::blocked_range<std::size_t> &r) { run_chunks(r.begin(), r.end()); });
   });
 }
 

@@ -103,10 +103,13 @@ class MatMulF32 final : public Kernel {
     if (!a_vec) out.push_back(m_);
     if (!b_vec) out.push_back(n_);
     set_output(output(ctx, 0, "Y"), Q8_DTYPE_F32, out);
-    int64_t b_count = 1;
-    for (int64_t d : b_bdims_) b_count *= d;
+    count_ = b_count_ = 1;
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      count_ *= batch_[i];
+      b_count_ *= b_bdims_[i];
+    }
     pack_.reset();
-    if (ctx.in[1].constant && b_count == 1)
+    if (ctx.in[1].constant && b_count_ == 1)
       pack_ = ctx.shared<gemm::f32::PackedB>("f32 B", [&](gemm::f32::PackedB &p) {
         gemm::f32::pack_b(p, false, k_, n_, f32(b), n_);
       });
@@ -115,19 +118,14 @@ class MatMulF32 final : public Kernel {
   void run(NodeContext &ctx) override {
     const float *a = f32(*ctx.in[0].t), *b = f32(*ctx.in[1].t);
     float *y = f32(ctx.out[0]);
-    int64_t count = 1, b_count = 1;
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-      count *= batch_[i];
-      b_count *= b_bdims_[i];
-    }
-    if (b_count == 1) {  // one B for every batch: the batches of A stack into the rows of one product
+    if (b_count_ == 1) {  // one B for every batch: the batches of A stack into the rows of one product
       if (pack_)
-        gemm::f32::sgemm_packed(false, count * m_, *pack_, 1.0f, a, k_, 0.0f, y, n_);
+        gemm::f32::sgemm_packed(false, count_ * m_, *pack_, 1.0f, a, k_, 0.0f, y, n_);
       else
-        gemm::f32::sgemm_ordered(false, false, count * m_, n_, k_, 1.0f, a, k_, b, n_, 0.0f, y, n_);
+        gemm::f32::sgemm_ordered(false, false, count_ * m_, n_, k_, 1.0f, a, k_, b, n_, 0.0f, y, n_);
       return;
     }
-    for (int64_t o = 0; o < count; ++o) {
+    for (int64_t o = 0; o < count_; ++o) {
       // Offsets (in matrices) of A and B for output batch o, broadcast dimensions repeating.
       int64_t rem = o, ao = 0, bo = 0, as = 1, bs = 1;
       for (std::size_t i = batch_.size(); i-- > 0;) {
@@ -143,7 +141,7 @@ class MatMulF32 final : public Kernel {
   }
 
  private:
-  int64_t m_ = 0, n_ = 0, k_ = 0;
+  int64_t m_ = 0, n_ = 0, k_ = 0, count_ = 1, b_count_ = 1;  // count_: output batches; b_count_: B's
   std::vector<int64_t> batch_, a_bdims_, b_bdims_;
   std::shared_ptr<const gemm::f32::PackedB> pack_;  // a constant B shared by every batch, packed
 };
