@@ -22,7 +22,7 @@
 %{
 #include "q8/q8.h"
 #include "facade.hpp"
-#include <cstring>
+#include <memory>
 
 /* SWIG-facing names of the opaque handles: %extend helpers are named <struct>_<method>, which for
  * q8_tensor would collide with the C API (q8_tensor_dtype, ...). */
@@ -447,15 +447,9 @@ typedef Q8Calibration q8_calibration;
     void *p = nullptr;
     size_t n = 0;
     q8b::check(q8_calibration_save_bytes($self, &p, &n));
-    const int64_t shape[1] = {int64_t(n)};
-    q8_tensor *t = nullptr;
-    const q8_status st = q8_tensor_create(Q8_DTYPE_U8, shape, 1, &t);
-    void *d = nullptr;
-    if (st == Q8_OK && n) q8_tensor_data(t, &d);
-    if (d) std::memcpy(d, p, n);
-    q8_free(p);
-    q8b::check(st);
-    return q8b::born(t);
+    const std::unique_ptr<void, void (*)(void *)> saved(p, q8_free);
+    const int64_t dims[1] = {int64_t(n)};
+    return q8b::tensor_from(Q8_DTYPE_U8, p, n, dims, 1);
   }
   static Q8Calibration *loadBytes(const void *bytes_in, size_t bytes_in_len) {
     q8_calibration *c = nullptr; q8b::check(q8_calibration_load_bytes(bytes_in, bytes_in_len, &c)); return q8b::born(c);
