@@ -2,13 +2,9 @@
 // keys, which the library itself would silently overwrite), exact F16/BF16 widening, the mapping.
 #include "checkpoint/safetensors.hpp"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <set>
 
@@ -214,42 +210,14 @@ void widen_to_f32(DType d, const uint8_t *src, float *dst, std::size_t n) noexce
   }
 }
 
-File::File(const std::string &path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(Q8_ERR_IO, "cannot open " + quoted(path) + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(Q8_ERR_IO, "cannot stat " + quoted(path) + ": " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(Q8_ERR_IO, quoted(path) + " is not a regular file");
-  }
-  size_ = static_cast<std::size_t>(st.st_size);
-  if (size_ != 0) {
-    void *addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);  // the mapping keeps the file open
-    if (addr == MAP_FAILED) fail(Q8_ERR_IO, "cannot map " + quoted(path) + ": " + std::strerror(err));
-    base_ = static_cast<uint8_t *>(addr);
-    // Tensors are read front to back once: read ahead, and drop pages behind.
-    ::madvise(base_, size_, MADV_SEQUENTIAL);
-  } else {
-    ::close(fd);
-  }
+File::File(const std::string &path) : path_(path), map_(path, quoted(path)) {
+  // Tensors are read front to back once: read ahead (stream.cpp drops pages behind).
+  if (map_.size() != 0) ::madvise(const_cast<uint8_t *>(map_.data()), map_.size(), MADV_SEQUENTIAL);
   try {
-    static const uint8_t empty = 0;
-    header_ = parse_header(base_ ? base_ : &empty, size_);
+    header_ = parse_header(map_.data(), map_.size());
   } catch (const Error &e) {
-    if (base_) ::munmap(base_, size_);
     fail(e.status(), quoted(path) + ": " + e.what());
   }
-}
-
-File::~File() {
-  if (base_) ::munmap(base_, size_);
 }
 
 }  // namespace q8::ckpt

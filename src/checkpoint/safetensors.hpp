@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.hpp"
+
 namespace q8::ckpt {
 
 // The element types q8 reads (safetensors names F32, F16, BF16, I8, U8, I32).
@@ -51,19 +53,15 @@ void widen_to_f32(DType d, const uint8_t *src, float *dst, std::size_t n) noexce
 class File {
  public:
   explicit File(const std::string &path);  // Q8_ERR_IO, or parse_header's errors naming the file
-  ~File();
-  File(const File &) = delete;
-  File &operator=(const File &) = delete;
 
   const Header &header() const { return header_; }
   const std::string &path() const { return path_; }
   // Tensor bytes (unaligned in general: safetensors does not align them).
-  const uint8_t *data(const TensorInfo &t) const { return base_ + header_.data_offset + t.begin; }
+  const uint8_t *data(const TensorInfo &t) const { return map_.data() + header_.data_offset + t.begin; }
 
  private:
   std::string path_;
-  uint8_t *base_ = nullptr;
-  std::size_t size_ = 0;
+  MappedFile map_;
   Header header_;
 };
 

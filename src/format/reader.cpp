@@ -1,13 +1,8 @@
 // Reading .q8 files. Nothing in the image is trusted: the header, both checksums and the
 // FlatBuffer structure are verified before anything is read through them, then every index, enum,
 // count and range is checked while the graph is built, and finally the graph itself is validated.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -15,6 +10,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/mapped_file.hpp"
 #include "format/format.hpp"
 #include "format/layout.hpp"
 #include "format/q8model_generated.h"
@@ -360,32 +356,10 @@ std::unique_ptr<q8_model> read(const void *data, std::size_t size, std::shared_p
 
 std::unique_ptr<q8_model> read_file(const char *path) {
   const std::string name(path);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(Q8_ERR_IO, "cannot open '" + name + "': " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(Q8_ERR_IO, "cannot stat '" + name + "': " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(Q8_ERR_IO, "'" + name + "' is not a regular file");
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  std::shared_ptr<const void> mapping;
-  if (size != 0) {
-    void *addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);  // the mapping keeps the file open
-    if (addr == MAP_FAILED) fail(Q8_ERR_IO, "cannot map '" + name + "': " + std::strerror(err));
-    mapping = std::shared_ptr<const void>(addr, [size](const void *a) { ::munmap(const_cast<void *>(a), size); });
-  } else {
-    ::close(fd);
-  }
+  auto mapped = std::make_shared<const MappedFile>(name, "'" + name + "'");
   try {
-    static const uint8_t empty = 0;
-    return read(mapping ? mapping.get() : &empty, size, mapping);
+    // The model's constants borrow from the mapping, which they keep alive.
+    return read(mapped->data(), mapped->size(), std::shared_ptr<const void>(mapped, mapped->data()));
   } catch (const Error &e) {
     fail(e.status(), "'" + name + "': " + e.what());
   }

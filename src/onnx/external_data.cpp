@@ -1,14 +1,7 @@
 // External data of ONNX initializers: the entries' checks, the mapping, borrowed constants.
 #include "onnx/external_data.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "core/error.hpp"
 
@@ -49,24 +42,6 @@ void check_location(const std::string &loc, const std::string &what) {
 
 }  // namespace
 
-MappedFile::MappedFile(int fd, std::size_t size, const std::string &what) : data_(nullptr), size_(size) {
-  static const uint8_t empty = 0;
-  if (size == 0) {
-    ::close(fd);
-    data_ = &empty;  // nothing to map; zero-length tensors still get a valid pointer
-    return;
-  }
-  void *p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  ::close(fd);  // the mapping keeps the file open
-  if (p == MAP_FAILED) fail(Q8_ERR_IO, "cannot map " + what + ": " + std::strerror(err));
-  data_ = static_cast<const uint8_t *>(p);
-}
-
-MappedFile::~MappedFile() {
-  if (size_ != 0) ::munmap(const_cast<uint8_t *>(data_), size_);
-}
-
 ExternalRef ExternalData::resolve(const Entries &entries, const std::string &what) {
   if (dir_.empty())
     fail(Q8_ERR_UNSUPPORTED, what + " keeps its data in an external file, which a model given as bytes cannot "
@@ -96,27 +71,15 @@ ExternalRef ExternalData::resolve(const Entries &entries, const std::string &wha
   check_location(location, what);
 
   const std::string path = dir_ + location;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(Q8_ERR_IO, what + ": cannot open its external data " + quoted(path) + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(Q8_ERR_IO, what + ": cannot stat its external data " + quoted(path) + ": " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(Q8_ERR_IO, what + ": its external data " + quoted(path) + " is not a regular file");
-  }
-  const auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
-  auto it = by_inode_.find(key);
-  if (it != by_inode_.end()) {
-    ::close(fd);
-    ref.file = it->second;
+  auto known = by_path_.find(path);
+  if (known != by_path_.end()) {
+    ref.file = known->second;
   } else {
-    ref.file = std::make_shared<const MappedFile>(fd, static_cast<std::size_t>(st.st_size), quoted(path));
-    by_inode_.emplace(key, ref.file);
-    files_.push_back(ref.file);
+    auto mapped = std::make_shared<const MappedFile>(path, "its external data " + quoted(path), what + ": ");
+    auto [at, fresh] = by_inode_.emplace(std::make_pair(mapped->device(), mapped->inode()), mapped);
+    if (fresh) files_.push_back(mapped);  // else the same file under another spelling: keep the first mapping
+    ref.file = at->second;
+    by_path_.emplace(path, ref.file);
   }
   const uint64_t size = ref.file->size();
   if (ref.offset > size)

@@ -11,25 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/mapped_file.hpp"
 #include "model/graph.hpp"
 
 namespace q8::onnx {
 
-// A whole file mapped read-only and shared (MAP_PRIVATE, never written).
-class MappedFile {
- public:
-  // `fd` open for reading (taken over: closed here), `size` its length; `what` names it in errors.
-  MappedFile(int fd, std::size_t size, const std::string &what);
-  ~MappedFile();
-  MappedFile(const MappedFile &) = delete;
-  MappedFile &operator=(const MappedFile &) = delete;
-  const uint8_t *data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  const uint8_t *data_;
-  std::size_t size_;
-};
+using q8::MappedFile;
 
 // Where an external tensor's bytes are: checked against the file when the tensor is registered,
 // against the tensor's shape when it is decoded.
@@ -63,6 +50,7 @@ class ExternalData {
 
  private:
   std::string dir_;
+  std::map<std::string, std::shared_ptr<const MappedFile>> by_path_;  // as the entries spell it
   std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<const MappedFile>> by_inode_;
   std::vector<std::shared_ptr<const MappedFile>> files_;
 };
